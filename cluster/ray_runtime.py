@@ -1,0 +1,47 @@
+"""Connect to a Ray cluster, or start an embedded local one, with token authentication kept on.
+
+Ray 2.60 turns token auth on for local clusters: the first local ``ray.init()`` writes ``~/.ray/auth_token``.
+Clients of an existing cluster (``ray.init(address=...)``, the job and Serve CLIs, the dashboard API) must then
+present that token; ``RAY_AUTH_MODE=token`` tells them to.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+
+import ray
+
+from ecomrel.config import RayConfig
+
+log = logging.getLogger(__name__)
+
+
+def ensure_token_auth_env() -> None:
+    """Make every Ray client started from this process present the cluster token."""
+    os.environ.setdefault("RAY_AUTH_MODE", "token")
+
+
+def connect(cfg: RayConfig | None = None) -> ray.runtime_context.RuntimeContext:
+    """Join ``cfg.address`` / ``RAY_ADDRESS`` if given, else start an embedded local Ray. Idempotent."""
+    cfg = cfg or RayConfig()
+    if ray.is_initialized():
+        return ray.get_runtime_context()
+    address = cfg.address or os.environ.get("RAY_ADDRESS")
+    # Workers inherit the driver's environment variables through the runtime env, and our stages need the
+    # offline switches wherever they run.
+    env_vars = {k: os.environ[k] for k in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "ECOMREL_CACHE") if k in os.environ}
+    runtime_env = {"env_vars": env_vars} if env_vars else None
+    if address:
+        ensure_token_auth_env()
+        log.info("joining Ray cluster at %s", address)
+        ray.init(address=address, runtime_env=runtime_env, log_to_driver=True)
+    else:
+        log.info("starting an embedded local Ray")
+        ray.init(
+            num_cpus=cfg.num_cpus,
+            include_dashboard=cfg.include_dashboard,
+            runtime_env=runtime_env,
+        )
+        ensure_token_auth_env()
+    return ray.get_runtime_context()

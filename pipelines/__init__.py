@@ -1,0 +1,1 @@
+"""Ray Data stages: ingest + validation, language audit, augmentation, batch scoring."""

@@ -1,0 +1,1 @@
+"""Ray Serve: the calibrated relevance classifier as an HTTP service."""

@@ -1,0 +1,1 @@
+"""Ray Train: LoRA fine-tuning, checkpoints and resume, threshold calibration, evaluation reports."""
