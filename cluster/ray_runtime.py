@@ -30,7 +30,9 @@ def connect(cfg: RayConfig | None = None) -> ray.runtime_context.RuntimeContext:
     address = cfg.address or os.environ.get("RAY_ADDRESS")
     # Workers inherit the driver's environment variables through the runtime env, and our stages need the
     # offline switches wherever they run.
-    env_vars = {k: os.environ[k] for k in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "ECOMREL_CACHE") if k in os.environ}
+    env_vars = {
+        k: os.environ[k] for k in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "ECOMREL_CACHE") if k in os.environ
+    }
     runtime_env = {"env_vars": env_vars} if env_vars else None
     if address:
         ensure_token_auth_env()

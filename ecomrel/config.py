@@ -28,8 +28,9 @@ class Section(BaseModel):
 
 class RayConfig(Section):
     address: str | None = Field(
-        None, description="Ray cluster to join ('auto', 'ray://host:10001', ...). Unset: RAY_ADDRESS, else an "
-        "embedded local Ray is started."
+        None,
+        description="Ray cluster to join ('auto', 'ray://host:10001', ...). Unset: RAY_ADDRESS, else an "
+        "embedded local Ray is started.",
     )
     num_cpus: int | None = Field(None, description="CPUs for an embedded local Ray (default: all).")
     include_dashboard: bool = Field(True, description="Start the dashboard with an embedded local Ray.")
@@ -49,15 +50,18 @@ class IngestConfig(Section):
     )
     max_text_chars: int = Field(512, ge=1, description="Queries or targets longer than this are quarantined.")
     answers_dir: str | None = Field(
-        None, description="Folder of dev/test labels (answers/dev_QC.txt, ...). Default: an answers/ folder "
-        "beside the inputs, if present."
+        None,
+        description="Folder of dev/test labels (answers/dev_QC.txt, ...). Default: an answers/ folder "
+        "beside the inputs, if present.",
     )
 
 
 class AuditConfig(Section):
     high_resource_min_rows: int = Field(
-        100, ge=1, description="A train language with at least this many rows counts as high-resource "
-        "(a translation source candidate)."
+        100,
+        ge=1,
+        description="A train language with at least this many rows counts as high-resource "
+        "(a translation source candidate).",
     )
 
 
@@ -126,8 +130,11 @@ class CalibrateConfig(Section):
         description="Thresholds used when no labelled dev rows exist (the paper's values).",
     )
     validation_fraction: float = Field(
-        0.1, gt=0, lt=0.5, description="Without dev labels: share of train queries held out (grouped by query, "
-        "stratified by language) for calibration."
+        0.1,
+        gt=0,
+        lt=0.5,
+        description="Without dev labels: share of train queries held out (grouped by query, "
+        "stratified by language) for calibration.",
     )
 
 

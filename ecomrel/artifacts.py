@@ -1,0 +1,52 @@
+"""The artifacts a trained model is made of, and that serving loads: base model id + LoRA adapter dir +
+``thresholds.json`` (per task, optionally per language) + the evaluation report."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+THRESHOLDS_FILE = "thresholds.json"
+
+
+class Thresholds(BaseModel):
+    """Decision thresholds on P(yes), as ``thresholds.json``."""
+
+    base_model: str = Field(..., description="from_pretrained id or path of the base model.")
+    adapter: str = Field(..., description="LoRA adapter directory (relative paths resolve against this file).")
+    tasks: dict[str, float] = Field(..., description="Threshold per task.")
+    per_language: dict[str, dict[str, float]] = Field(
+        default_factory=dict, description="Optional (task -> language -> threshold) overrides."
+    )
+    calibrated_on: Literal["dev_labels", "heldout_train", "seed"] = Field(
+        ..., description="Where the labels for the sweep came from."
+    )
+    max_seq_len: int = Field(256, description="Prompt length the model was trained and calibrated with.")
+    version: str = Field("", description="Model version string reported by the service.")
+
+    def threshold(self, task: str, language: str | None = None) -> float:
+        if task not in self.tasks:
+            raise KeyError(f"no threshold for task {task!r}; have {sorted(self.tasks)}")
+        if language is not None and language in self.per_language.get(task, {}):
+            return self.per_language[task][language]
+        return self.tasks[task]
+
+    def save(self, path: str | Path) -> Path:
+        path = Path(path)
+        path.write_text(self.model_dump_json(indent=2))
+        return path
+
+    @classmethod
+    def load(cls, path: str | Path) -> Thresholds:
+        path = Path(path)
+        if path.is_dir():
+            path = path / THRESHOLDS_FILE
+        if not path.is_file():
+            raise FileNotFoundError(f"{path}: no thresholds file")
+        t = cls.model_validate_json(path.read_text())
+        adapter = Path(t.adapter)
+        if not adapter.is_absolute():
+            t.adapter = str((path.parent / adapter).resolve())
+        return t

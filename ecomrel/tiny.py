@@ -1,0 +1,75 @@
+"""Tiny random causal LMs for tests and the quick demo.
+
+A byte-level BPE tokenizer is trained on the caller's text (so prompts tokenize into a few hundred ids, not bytes)
+and a Qwen3 model of the same architecture family as the production Qwen3-14B-Base is initialised from a small
+config. The result is an ordinary model directory that the production ``from_pretrained`` path loads.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+
+from .prompts import NO, YES, shared_prefix
+
+_SPECIAL = ["<|endoftext|>", "<|pad|>"]
+
+
+def train_tokenizer(texts: Iterable[str], vocab_size: int = 2048):
+    """A byte-level BPE ``PreTrainedTokenizerFast`` trained on ``texts`` plus the prompt scaffolding."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    scaffold = [
+        shared_prefix("QC"),
+        shared_prefix("QI"),
+        "\n\n### Response:\n",
+        "Query: ",
+        "Category path: ",
+        "Item title: ",
+    ] + [YES, NO] * 50
+    tok = Tokenizer(models.BPE(unk_token=None))
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocab_size,
+        special_tokens=_SPECIAL,
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
+    )
+    tok.train_from_iterator(list(scaffold) + list(texts), trainer=trainer)
+    return PreTrainedTokenizerFast(tokenizer_object=tok, eos_token=_SPECIAL[0], pad_token=_SPECIAL[1])
+
+
+def build_tiny_causal_lm(
+    out_dir: str | Path,
+    texts: Iterable[str],
+    vocab_size: int = 2048,
+    hidden_size: int = 64,
+    num_layers: int = 2,
+    seed: int = 0,
+) -> Path:
+    """Write a random tiny Qwen3 causal LM + tokenizer to ``out_dir`` and return it."""
+    import torch
+    from transformers import Qwen3Config, Qwen3ForCausalLM
+
+    out_dir = Path(out_dir)
+    tokenizer = train_tokenizer(texts, vocab_size)
+    config = Qwen3Config(
+        vocab_size=len(tokenizer),
+        hidden_size=hidden_size,
+        intermediate_size=hidden_size * 2,
+        num_hidden_layers=num_layers,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        head_dim=hidden_size // 4,
+        max_position_embeddings=1024,
+        tie_word_embeddings=False,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+    )
+    torch.manual_seed(seed)
+    model = Qwen3ForCausalLM(config)
+    model.save_pretrained(out_dir)
+    tokenizer.save_pretrained(out_dir)
+    return out_dir
