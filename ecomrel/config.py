@@ -138,6 +138,70 @@ class CalibrateConfig(Section):
     )
 
 
+class EmbedConfig(Section):
+    model: str = Field(..., description="sentence-transformers name or path (demo: bundled multilingual-e5-small).")
+    query_prompt: str | None = Field(
+        None, description="Prompt name or literal prefix for queries (e5: 'query: '; Qwen3-Embedding: its instruct)."
+    )
+    passage_prompt: str | None = Field(None, description="Prompt name or literal prefix for targets.")
+    batch_size: int = Field(64, ge=1, description="Sentences per encode call.")
+    concurrency: int = Field(1, ge=1, description="Embedding actors.")
+    num_cpus: float = Field(1, gt=0, description="CPUs per embedding actor.")
+    num_gpus: float = Field(0, ge=0, description="GPUs per embedding actor.")
+
+
+class TranslateConfig(Section):
+    enabled: bool = Field(False, description="Run translation augmentation.")
+    backend: Literal["causal_lm", "seq2seq", "vllm"] = Field(
+        "causal_lm", description="causal LM prompted to translate, a seq2seq model, or vLLM via ray.data.llm."
+    )
+    model: str = Field(..., description="Translator name or path (cluster: ByteDance-Seed/Seed-X-PPO-7B).")
+    source_languages: list[str] = Field(
+        default_factory=lambda: ["es"], description="Train languages translated from (the paper: Spanish)."
+    )
+    rows_per_pair: int = Field(200, ge=1, description="Source rows sampled per (task, source, target language).")
+    max_new_tokens: int = Field(48, ge=1, description="Generation budget per translation.")
+    batch_size: int = Field(16, ge=1, description="Rows per translator call.")
+    concurrency: int = Field(1, ge=1, description="Translator actors.")
+    num_cpus: float = Field(1, gt=0, description="CPUs per translator actor.")
+    num_gpus: float = Field(0, ge=0, description="GPUs per translator actor.")
+    min_similarity: float = Field(
+        0.8, ge=-1, le=1, description="Quality gate: minimum cross-lingual embedding cosine source/translation."
+    )
+    length_ratio: tuple[float, float] = Field(
+        (0.3, 3.0), description="Quality gate: allowed translation/source character-length ratio."
+    )
+    min_language_confidence: float = Field(
+        0.5, ge=0, le=1, description="Quality gate: lingua confidence that the output is in the target language."
+    )
+    seed: int = Field(0, description="Sampling seed.")
+    vllm_engine_kwargs: dict[str, Any] = Field(default_factory=dict, description="Extra vLLM engine arguments.")
+
+
+class NegativesConfig(Section):
+    enabled: bool = Field(False, description="Run semantic negative mining.")
+    top_k: int = Field(20, ge=1, description="Nearest targets retrieved per query (the paper: 20).")
+    range_min: int = Field(1, ge=0, description="Skip the first range_min ranks (as sentence-transformers).")
+    range_max: int = Field(20, ge=1, description="Consider ranks up to range_max.")
+    margin: float | None = Field(
+        0.02, description="False-negative guard: drop candidates with similarity > positive's minus margin."
+    )
+    relative_margin: float | None = Field(
+        None, description="Guard as a fraction: drop candidates with similarity > positive's * (1 - relative_margin)."
+    )
+    negatives_per_positive: float = Field(1.0, gt=0, description="Mined negatives per positive training row.")
+    hard_fraction: float = Field(0.7, ge=0, le=1, description="Share of mined negatives that are hard (rest easy).")
+    index: Literal["flat", "ivf", "hnsw"] = Field("flat", description="faiss index: exact inner product or ANN.")
+    ivf_nlist: int = Field(1024, ge=1, description="IVF lists.")
+    ivf_nprobe: int = Field(32, ge=1, description="IVF lists probed per query.")
+    hnsw_m: int = Field(32, ge=4, description="HNSW graph degree.")
+    hnsw_ef_search: int = Field(128, ge=1, description="HNSW search breadth.")
+    random_negatives: bool = Field(
+        False, description="Ablation: draw the same number of negatives uniformly at random instead."
+    )
+    seed: int = Field(0, description="Sampling seed.")
+
+
 class RecipeConfig(Section):
     name: str = Field(..., description="Run name: outputs go to runs_dir/name/<stage>/.")
     runs_dir: str = Field("runs", description="Root folder of run outputs.")
@@ -149,6 +213,9 @@ class RecipeConfig(Section):
     train: TrainConfig | None = Field(None, description="LoRA fine-tuning stage (absent: the recipe stops early).")
     score: ScoreConfig = Field(default_factory=ScoreConfig, description="Batch scoring stage.")
     calibrate: CalibrateConfig = Field(default_factory=CalibrateConfig, description="Threshold calibration.")
+    embed: EmbedConfig | None = Field(None, description="Embedding model for negatives and the translation gate.")
+    translate: TranslateConfig | None = Field(None, description="Translation augmentation stage.")
+    negatives: NegativesConfig = Field(default_factory=NegativesConfig, description="Negative mining stage.")
 
     @property
     def run_dir(self) -> Path:
