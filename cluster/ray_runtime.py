@@ -2,7 +2,7 @@
 
 Ray 2.60 turns token auth on for local clusters: the first local ``ray.init()`` writes ``~/.ray/auth_token``.
 Clients of an existing cluster (``ray.init(address=...)``, the job and Serve CLIs, the dashboard API) must then
-present that token; ``RAY_AUTH_MODE=token`` tells them to.
+present that token; ``RAY_AUTH_MODE=token``, set by ``cluster/__init__.py`` before Ray is imported, tells them to.
 """
 
 from __future__ import annotations
@@ -18,7 +18,9 @@ log = logging.getLogger(__name__)
 
 
 def ensure_token_auth_env() -> None:
-    """Make every Ray client started from this process present the cluster token."""
+    """Make Ray clients started *as subprocesses* of this one (``ray job``, ``serve`` CLIs) present the token.
+
+    In this process it is already set by ``cluster/__init__.py``; Ray ignores a change after its import."""
     os.environ.setdefault("RAY_AUTH_MODE", "token")
 
 
@@ -35,7 +37,6 @@ def connect(cfg: RayConfig | None = None) -> ray.runtime_context.RuntimeContext:
     }
     runtime_env = {"env_vars": env_vars} if env_vars else None
     if address:
-        ensure_token_auth_env()
         log.info("joining Ray cluster at %s", address)
         ray.init(address=address, runtime_env=runtime_env, log_to_driver=True)
     else:
@@ -45,5 +46,4 @@ def connect(cfg: RayConfig | None = None) -> ray.runtime_context.RuntimeContext:
             include_dashboard=cfg.include_dashboard,
             runtime_env=runtime_env,
         )
-        ensure_token_auth_env()
     return ray.get_runtime_context()
