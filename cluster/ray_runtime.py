@@ -35,7 +35,10 @@ def connect(cfg: RayConfig | None = None) -> ray.runtime_context.RuntimeContext:
     env_vars = {
         k: os.environ[k] for k in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "ECOMREL_CACHE") if k in os.environ
     }
-    runtime_env = {"env_vars": env_vars} if env_vars else None
+    # Inside a Ray job the job's own runtime env already reaches every worker, and Ray refuses to merge keys the
+    # job set; only a driver we start ourselves passes them on.
+    inside_job = "RAY_JOB_CONFIG_JSON_ENV_VAR" in os.environ
+    runtime_env = {"env_vars": env_vars} if env_vars and not inside_job else None
     if address:
         log.info("joining Ray cluster at %s", address)
         ray.init(address=address, runtime_env=runtime_env, log_to_driver=True)

@@ -1,7 +1,8 @@
 """The recipe: every stage in order, each writing ``runs/<name>/<stage>/`` plus a manifest.
 
 Read it top to bottom: that is the order the stages run in. A stage whose manifest matches its inputs and config
-is skipped, so re-running after a kill resumes where the recipe stopped.
+is skipped, so re-running after a kill resumes where the recipe stopped (training resumes from its last
+checkpoint).
 """
 
 from __future__ import annotations
@@ -10,10 +11,11 @@ import json
 import logging
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 
-from ecomrel.config import IngestConfig, MakeDataConfig, RecipeConfig
-from ecomrel.manifest import Manifest, run_stage
+from ecomrel.config import RecipeConfig
+from ecomrel.manifest import Manifest
+
+from . import stages
 
 log = logging.getLogger(__name__)
 
@@ -24,7 +26,7 @@ class RunLog:
 
     stages: dict[str, dict] = field(default_factory=dict)
 
-    def record(self, name: str, manifest: Manifest, ran: bool) -> None:
+    def record(self, name: str, manifest: Manifest, ran: bool) -> Manifest:
         self.stages[name] = {
             "ran": ran,
             "wall_time_s": manifest.wall_time_s,
@@ -41,6 +43,7 @@ class RunLog:
             manifest.input_rows,
             manifest.output_rows,
         )
+        return manifest
 
     def summary(self) -> str:
         lines = [f"{'stage':<14}{'status':<10}{'wall s':>9}{'in':>9}{'out':>9}{'quar.':>7}"]
@@ -51,37 +54,6 @@ class RunLog:
                 f"{s['quarantined_rows']:>7}"
             )
         return "\n".join(lines)
-
-
-def make_data_stage(cfg: MakeDataConfig, out: Path, force: bool = False) -> tuple[Manifest, bool]:
-    from pipelines.synthetic import make_data
-
-    def body(m: Manifest) -> None:
-        summary = make_data(out, rows=cfg.rows, seed=cfg.seed, noise=cfg.noise)
-        m.output_rows = int(sum(summary["rows"].values())) if isinstance(summary.get("rows"), dict) else 0
-        m.input_rows = m.output_rows
-        m.extra = {"summary": summary}
-
-    return run_stage("make_data", out, cfg.digest(), [], body, force)
-
-
-def ingest_stage(cfg: IngestConfig, out: Path, force: bool = False) -> tuple[Manifest, bool]:
-    from pipelines.ingest import discover, ingest
-
-    files = discover(cfg.inputs, cfg.answers_dir)
-    inputs = [f.path for f in files] + [f.answers for f in files if f.answers is not None]
-    return run_stage("ingest", out, cfg.digest(), inputs, lambda m: ingest(files, out, cfg, m), force)
-
-
-def audit_stage(cfg: RecipeConfig, ingested: Path, out: Path, force: bool = False) -> tuple[Manifest, bool]:
-    from pipelines.audit import run_audit
-
-    def body(m: Manifest) -> None:
-        report = run_audit(ingested, out, cfg.audit)
-        m.input_rows = m.output_rows = sum(sum(t["total_rows"].values()) for t in report["tasks"].values())
-        m.extra = {"zero_shot": report["zero_shot"]}
-
-    return run_stage("audit", out, cfg.audit.digest(), [ingested], body, force)
 
 
 def run_recipe(cfg: RecipeConfig, force: bool = False) -> RunLog:
@@ -98,17 +70,68 @@ def run_recipe(cfg: RecipeConfig, force: bool = False) -> RunLog:
     # 1. Data: synthetic CIKM files (demo) or the files the config names.
     ingest_cfg = cfg.ingest
     if cfg.make_data.enabled:
-        runlog.record("make_data", *make_data_stage(cfg.make_data, run / "data", force))
+        runlog.record("make_data", *stages.make_data_stage(cfg.make_data, run / "data", force))
         if not ingest_cfg.inputs:
             ingest_cfg = ingest_cfg.model_copy(update={"inputs": [str(run / "data")]})
 
     # 2. Ingest + validate; 3. language audit.
-    runlog.record("ingest", *ingest_stage(ingest_cfg, run / "ingest", force))
-    runlog.record("audit", *audit_stage(cfg, run / "ingest", run / "audit", force))
+    runlog.record("ingest", *stages.ingest_stage(ingest_cfg, run / "ingest", force))
+    runlog.record("audit", *stages.audit_stage(cfg, run / "ingest", run / "audit", force))
     print(format_table(load_audit(run / "audit")))
+
+    if cfg.train is not None:
+        # 4. Split: training rows, the calibration set (labelled dev, else held-out train queries), test rows.
+        runlog.record("split", *stages.split_stage(cfg, run / "ingest", run / "split", force))
+
+        # 5. The training set: original rows plus augmentation.
+        parts = [run / "split" / "train"]
+        runlog.record("trainset", *stages.trainset_stage(parts, run / "trainset", force))
+
+        # 6. LoRA fine-tuning on Ray Train.
+        runlog.record("train", *stages.train_stage(cfg, run / "trainset", run / "train", force))
+
+        # 7. Score the calibration set, tune thresholds, package the served model (adapter + thresholds.json).
+        runlog.record(
+            "score_calib", *stages.score_stage(cfg, run / "split" / "calib", run / "train", run / "score_calib", force)
+        )
+        runlog.record(
+            "calibrate",
+            *stages.calibrate_stage(cfg, run / "score_calib", run / "split", run / "train", run / "model", force),
+        )
+
+        # 8. Score test; 9. evaluation report + CIKM submission files.
+        runlog.record(
+            "score_test", *stages.score_stage(cfg, run / "split" / "test", run / "model", run / "score_test", force)
+        )
+        runlog.record(
+            "report",
+            *stages.report_stage(
+                cfg,
+                run / "score_calib",
+                run / "score_test",
+                run / "model",
+                run / "audit",
+                run / "ingest",
+                run / "report",
+                [],
+                force,
+            ),
+        )
+        _print_results(run)
 
     total = time.perf_counter() - start
     (run / "recipe.json").write_text(json.dumps({"stages": runlog.stages, "wall_time_s": total}, indent=2))
     print(runlog.summary())
     print(f"recipe {cfg.name}: done in {total:.1f}s -> {run}")
     return runlog
+
+
+def _print_results(run) -> None:
+    from train.report import format_f1_table
+
+    reports = json.loads((run / "report" / "reports.json").read_text())
+    for name, report in reports.items():
+        print(f"\n== F1 on the {'calibration set' if name == 'calib' else 'test set'} ==")
+        print(format_f1_table(report))
+    print(f"\nmodel: {run / 'model'} (adapter + thresholds.json); submissions: {run / 'report' / 'submission'}")
+    print(f"serve it: ecomrel serve {run / 'model'}")

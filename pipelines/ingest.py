@@ -248,21 +248,27 @@ _VALIDATED = pa.schema(
         pa.field("raw", pa.binary()),
         pa.field("reason", pa.string()),
         pa.field("detail", pa.string()),
+        pa.field("node_id", pa.string()),
     ]
 )
 
 
 def _validate_batch(batch: pa.Table, answers: dict[str, dict[str, int]], max_chars: int) -> pa.Table:
-    """Ray Data batch function: raw lines -> records plus ``reason``/``detail`` (null when the row is valid)."""
+    """Ray Data batch function: raw lines -> records plus ``reason``/``detail`` (null when the row is valid) and
+    the Ray node that validated them (the manifest's ``nodes``)."""
+    import ray
+
+    node = ray.get_runtime_context().get_node_id()
     rows = []
     for staged in batch.to_pylist():
         out = validate_row(staged["raw"], staged["split"], staged["task"], answers.get(staged["file"]), max_chars)
-        rows.append({**out, "file": staged["file"], "line": staged["line"], "raw": staged["raw"]})
+        rows.append({**out, "file": staged["file"], "line": staged["line"], "raw": staged["raw"], "node_id": node})
     return pa.Table.from_pylist(rows, schema=_VALIDATED)
 
 
 def ingest(files: list[InputFile], out_dir: Path, cfg: IngestConfig, manifest: Manifest) -> None:
     """Validate ``files`` into ``out_dir``; fill ``manifest`` with the counts."""
+    import ray
     import ray.data
 
     out_dir = Path(out_dir)
@@ -276,7 +282,9 @@ def ingest(files: list[InputFile], out_dir: Path, cfg: IngestConfig, manifest: M
     if not staged:
         raise IngestError(f"no rows in {[str(f.path) for f in files]}")
 
-    blocks = max(1, min(64, len(staged) // 5000))
+    # At least one block per CPU of the cluster, so validation spreads over every node even for small inputs.
+    cpus = int(ray.cluster_resources().get("CPU", 1))
+    blocks = max(1, min(64, max(cpus, len(staged) // 5000), len(staged)))
     ds = ray.data.from_arrow(pa.Table.from_pylist(staged, schema=_STAGED)).repartition(blocks)
     validated = ds.map_batches(
         _validate_batch, fn_kwargs={"answers": answers, "max_chars": cfg.max_text_chars}, batch_format="pyarrow"
@@ -306,6 +314,7 @@ def ingest(files: list[InputFile], out_dir: Path, cfg: IngestConfig, manifest: M
         "files": {str(f.path): {"split": f.split, "task": f.task, "answers": str(f.answers or "")} for f in files},
         "rows_by_file": {k: int(v) for k, v in validated.groupby("file").size().items()},
         "labelled_rows": int((good["label"] != UNLABELED).sum()),
+        "nodes": {str(n): int(v) for n, v in validated.groupby("node_id").size().items()},  # Ray node id -> rows
     }
     manifest.check_accounting()
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from cluster.recipe import ingest_stage
+from cluster.stages import ingest_stage
 from ecomrel.config import IngestConfig
 from ecomrel.records import read_records
 from pipelines.ingest import IngestError, discover, validate_row

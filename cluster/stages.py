@@ -1,0 +1,245 @@
+"""The recipe's stages: each runs one piece of ``pipelines`` or ``train`` under a manifest.
+
+A stage function takes the typed config, its input folders and its output folder, and returns ``(manifest,
+ran)``; ``ecomrel.manifest.run_stage`` skips it when its manifest matches the config digest and the inputs'
+fingerprints. Stages meet only through folders on disk.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from pathlib import Path
+
+import pandas as pd
+
+from ecomrel.artifacts import THRESHOLDS_FILE, Thresholds
+from ecomrel.config import IngestConfig, MakeDataConfig, RecipeConfig
+from ecomrel.manifest import Manifest, read_manifest, run_stage
+from ecomrel.records import read_records, write_records
+from ecomrel.schema import QUERY_FIELD, TARGET_FIELD, UNLABELED, Split, Task
+
+Stage = tuple[Manifest, bool]
+
+
+def make_data_stage(cfg: MakeDataConfig, out: Path, force: bool = False) -> Stage:
+    from pipelines.synthetic import make_data
+
+    def body(m: Manifest) -> None:
+        summary = make_data(out, rows=cfg.rows, seed=cfg.seed, noise=cfg.noise)
+        m.input_rows = m.output_rows = int(sum(summary["rows"].values()))
+        m.extra = {"summary": summary}
+
+    return run_stage("make_data", out, cfg.digest(), [], body, force)
+
+
+def ingest_stage(cfg: IngestConfig, out: Path, force: bool = False) -> Stage:
+    from pipelines.ingest import discover, ingest
+
+    files = discover(cfg.inputs, cfg.answers_dir)
+    inputs = [f.path for f in files] + [f.answers for f in files if f.answers is not None]
+    return run_stage("ingest", out, cfg.digest(), inputs, lambda m: ingest(files, out, cfg, m), force)
+
+
+def audit_stage(cfg: RecipeConfig, ingested: Path, out: Path, force: bool = False) -> Stage:
+    from pipelines.audit import run_audit
+
+    def body(m: Manifest) -> None:
+        report = run_audit(ingested, out, cfg.audit)
+        m.input_rows = m.output_rows = sum(sum(t["total_rows"].values()) for t in report["tasks"].values())
+        m.extra = {"zero_shot": report["zero_shot"]}
+
+    return run_stage("audit", out, cfg.audit.digest(), [ingested], body, force)
+
+
+def split_stage(cfg: RecipeConfig, ingested: Path, out: Path, force: bool = False) -> Stage:
+    """train / calib / test datasets. Calibration uses a task's labelled dev rows when it has them, else a
+    held-out slice of its training queries (grouped by query, stratified by language)."""
+    from pipelines.split import heldout_split
+
+    def body(m: Manifest) -> None:
+        rows = read_records(ingested)
+        rows = rows[rows["task"].isin(cfg.tasks)]
+        parts: dict[str, list[pd.DataFrame]] = {"train": [], "calib": [], "test": []}
+        calibrated_on: dict[str, str] = {}
+        for task, t in rows.groupby("task"):
+            train = t[t["split"] == Split.TRAIN.value]
+            dev = t[(t["split"] == Split.DEV.value) & (t["label"] != UNLABELED)]
+            if len(dev):
+                calib, calibrated_on[task] = dev, "dev_labels"
+            else:
+                train, calib = heldout_split(train, cfg.calibrate.validation_fraction, seed=cfg.make_data.seed)
+                calibrated_on[task] = "heldout_train"
+            parts["train"].append(train)
+            parts["calib"].append(calib)
+            parts["test"].append(t[t["split"] == Split.TEST.value])
+        for name, frames in parts.items():
+            df = pd.concat(frames, ignore_index=True) if frames else rows.iloc[:0]
+            write_records(df, out / name / "data")
+            m.extra[f"{name}_rows"] = len(df)
+        unlabelled_dev = rows[(rows["split"] == Split.DEV.value) & (rows["label"] == UNLABELED)]
+        m.input_rows = len(rows)
+        m.output_rows = sum(m.extra[f"{n}_rows"] for n in parts)
+        m.extra.update(calibrated_on=calibrated_on, unlabelled_dev_rows=len(unlabelled_dev))
+
+    digest = f"{cfg.calibrate.digest()}-{cfg.make_data.seed}-{','.join(cfg.tasks)}"
+    return run_stage("split", out, digest, [ingested], body, force)
+
+
+def trainset_stage(parts: list[Path], out: Path, force: bool = False) -> Stage:
+    """The training set: original training rows plus every augmentation stage's output."""
+
+    def body(m: Manifest) -> None:
+        frames = [read_records(p) for p in parts]
+        df = pd.concat(frames, ignore_index=True)
+        write_records(df, out / "data")
+        m.input_rows = m.output_rows = len(df)
+        m.extra = {
+            "rows_by_source": {k: int(v) for k, v in df["source"].value_counts().sort_index().items()},
+            "rows_by_task_label": {
+                f"{t}/{lab}": int(n) for (t, lab), n in df.groupby(["task", "label"]).size().items()
+            },
+            "positive_rate": {t: round(float(g["label"].mean()), 4) for t, g in df.groupby("task")},
+        }
+
+    return run_stage("trainset", out, "v1", parts, body, force)
+
+
+def train_stage(cfg: RecipeConfig, trainset: Path, out: Path, force: bool = False) -> Stage:
+    from train.lora import train_lora
+
+    def body(m: Manifest) -> None:
+        result = train_lora(cfg.train, trainset / "data", out)
+        m.input_rows = read_manifest(trainset).output_rows
+        m.output_rows = m.input_rows
+        m.extra = {
+            "adapter": str(result.adapter_dir),
+            "steps": result.steps,
+            "first_loss": result.first_loss,
+            "final_loss": result.final_loss,
+            "tokens_per_s_per_worker": result.tokens_per_s_per_worker,
+            "train_wall_time_s": result.wall_time_s,
+            "resumed_from_step": result.resumed_from_step,
+        }
+
+    return run_stage("train", out, cfg.train.digest(), [trainset], body, force)
+
+
+def score_stage(cfg: RecipeConfig, rows: Path, model_dir: Path, out: Path, force: bool = False) -> Stage:
+    """P(yes) for every row of ``rows`` with the model in ``model_dir`` (base model + adapter)."""
+    from pipelines.score import score_dataset
+
+    def body(m: Manifest) -> None:
+        thresholds = Thresholds.load(model_dir) if (model_dir / THRESHOLDS_FILE).is_file() else None
+        base = thresholds.base_model if thresholds else cfg.train.base_model
+        adapter = thresholds.adapter if thresholds else str(model_dir / "adapter")
+        counts = score_dataset(rows / "data", out / "data", base, adapter, cfg.score)
+        m.input_rows = len(read_records(rows, columns=["id"]))
+        m.output_rows = len(read_records(out, columns=["id"]))
+        m.extra = counts
+        if m.input_rows != m.output_rows:
+            raise RuntimeError(f"scoring {rows} lost rows: {m.input_rows} in, {m.output_rows} out")
+
+    return run_stage("score", out, cfg.score.digest(), [rows, model_dir / "adapter"], body, force)
+
+
+def calibrate_stage(
+    cfg: RecipeConfig, scored: Path, split: Path, trained: Path, out: Path, force: bool = False
+) -> Stage:
+    """The served model: ``adapter/`` (copied from training) + ``thresholds.json`` tuned on the calib set."""
+    from train.calibrate import calibrate
+
+    def body(m: Manifest) -> None:
+        adapter = out / "adapter"
+        shutil.rmtree(adapter, ignore_errors=True)
+        shutil.copytree(trained / "adapter", adapter)
+        sources = set(read_manifest(split).extra["calibrated_on"].values())
+        df = read_records(scored)
+        thresholds = calibrate(
+            df,
+            cfg.calibrate,
+            base_model=cfg.train.base_model,
+            adapter="adapter",
+            calibrated_on=sources.pop() if len(sources) == 1 else "heldout_train",
+            max_seq_len=cfg.score.max_seq_len,
+            tasks=cfg.tasks,
+        )
+        thresholds.version = f"{cfg.name}-{read_manifest(trained).config_hash}"
+        thresholds.save(out / THRESHOLDS_FILE)
+        m.input_rows = m.output_rows = len(df)
+        m.extra = {
+            "thresholds": thresholds.tasks,
+            "per_language": thresholds.per_language,
+            "calibrated_on": thresholds.calibrated_on,
+        }
+
+    return run_stage("calibrate", out, cfg.calibrate.digest(), [scored, trained / "adapter"], body, force)
+
+
+def _unscored_test_rows(ingested: Path) -> pd.DataFrame:
+    """Quarantined test rows that still carry an id: a submission needs a line for them too."""
+    qfile = ingested / "quarantine" / "quarantine.jsonl"
+    files = read_manifest(ingested).extra.get("files", {})
+    out = []
+    for line in qfile.read_text(encoding="utf-8").splitlines() if qfile.is_file() else []:
+        q = json.loads(line)
+        meta = files.get(q["file"], {})
+        if meta.get("split") != Split.TEST.value:
+            continue
+        try:
+            raw = json.loads(q["raw"])
+        except ValueError:
+            continue
+        if isinstance(raw, dict) and raw.get("id") is not None:
+            task = meta["task"]
+            out.append(
+                {
+                    "id": str(raw["id"]),
+                    "task": task,
+                    "language": str(raw.get("language", "")),
+                    "query": str(raw.get(QUERY_FIELD) or ""),
+                    "target": str(raw.get(TARGET_FIELD[Task(task)]) or ""),
+                }
+            )
+    return pd.DataFrame(out, columns=["id", "task", "language", "query", "target"])
+
+
+def report_stage(
+    cfg: RecipeConfig,
+    scored_calib: Path,
+    scored_test: Path,
+    model: Path,
+    audit: Path,
+    ingested: Path,
+    out: Path,
+    extra_sections: list[tuple[str, str]],
+    force: bool = False,
+) -> Stage:
+    """Evaluation report on the calibration set (and on test when it has labels) + submission files."""
+    from pipelines.audit import load_audit
+    from train.report import write_report
+    from train.submission import write_submissions
+
+    def body(m: Manifest) -> None:
+        thresholds = Thresholds.load(model)
+        zero_shot = load_audit(audit)["zero_shot"]
+        calib = read_records(scored_calib)
+        test = read_records(scored_test)
+        reports = {"calib": write_report(calib, thresholds, zero_shot, out / "calib", extra_sections)}
+        if (test["label"] != UNLABELED).any():
+            reports["test"] = write_report(test, thresholds, zero_shot, out / "test", extra_sections)
+        unscored = _unscored_test_rows(ingested)
+        files = write_submissions(test, thresholds, out / "submission", unscored=unscored)
+        m.input_rows = len(calib) + len(test)
+        m.output_rows = m.input_rows
+        m.extra = {
+            "submissions": {t: str(p) for t, p in files.items()},
+            "unscored_test_rows": len(unscored),
+            "reports": list(reports),
+        }
+        (out / "reports.json").write_text(json.dumps(reports, indent=2, default=str))
+
+    inputs = [scored_calib, scored_test, model / THRESHOLDS_FILE, audit]
+    digest = hashlib.sha256(json.dumps(extra_sections).encode()).hexdigest()[:16]
+    return run_stage("report", out, digest, inputs, body, force)
