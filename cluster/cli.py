@@ -115,6 +115,30 @@ def run(
     run_recipe(cfg, force=force)
 
 
+@app.command()
+def ablate(
+    config: Annotated[Path, typer.Option("--config", "-c", help="Recipe YAML the arms start from.")],
+    arms: Annotated[str | None, typer.Option(help="Comma-separated arm names (default: all the paper's arms).")] = None,
+    sweep: Annotated[str | None, typer.Option(help="key=v1,v2,...: one arm per value, all strategies on.")] = None,
+    force: Annotated[bool, typer.Option(help="Re-run every stage even when current.")] = False,
+) -> None:
+    """Run the paper's ablation arms (or a knob sweep) on shared stages; write ablation.md/.csv/.png."""
+    from cluster.ablate import ARMS, run_ablation, sweep_arms
+
+    try:
+        if sweep:
+            chosen = sweep_arms(sweep)
+        else:
+            by_name = {a.name: a for a in ARMS}
+            names = [n.strip() for n in arms.split(",")] if arms else list(by_name)
+            if unknown := [n for n in names if n not in by_name]:
+                _fail(f"unknown arm(s) {unknown}; known: {list(by_name)}")
+            chosen = [by_name[n] for n in names]
+        run_ablation(config, chosen, force=force)
+    except (ConfigError, ValueError) as exc:
+        _fail(str(exc))
+
+
 @app.command("serve")
 def serve_cmd(
     model_dir: Annotated[Path, typer.Argument(help="A run's model folder (runs/<name>/model: adapter + thresholds).")],

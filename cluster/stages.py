@@ -87,14 +87,25 @@ def split_stage(cfg: RecipeConfig, ingested: Path, out: Path, force: bool = Fals
     return run_stage("split", out, digest, [ingested], body, force)
 
 
-def trainset_stage(parts: list[Path], out: Path, force: bool = False) -> Stage:
-    """The training set: original training rows plus every augmentation stage's output."""
+def trainset_stage(train: Path, augmentations: list[Path], out: Path, force: bool = False) -> Stage:
+    """The training set: the split's training rows plus every augmentation stage's rows. Augmented rows derived
+    from a row outside the training split (a held-out calibration query) are dropped, so nothing leaks."""
 
     def body(m: Manifest) -> None:
-        frames = [read_records(p) for p in parts]
+        base = read_records(train)
+        keep = set(base["id"])
+        frames, dropped = [base], 0
+        for part in augmentations:
+            extra = read_records(part)
+            ok = extra["parent_id"].isin(keep)
+            dropped += int((~ok).sum())
+            frames.append(extra[ok])
         df = pd.concat(frames, ignore_index=True)
         write_records(df, out / "data")
-        m.input_rows = m.output_rows = len(df)
+        m.input_rows = len(df) + dropped
+        m.output_rows = len(df)
+        m.quarantined_rows = dropped
+        m.quarantined_by_reason = {"parent_not_in_train_split": dropped} if dropped else {}
         m.extra = {
             "rows_by_source": {k: int(v) for k, v in df["source"].value_counts().sort_index().items()},
             "rows_by_task_label": {
@@ -103,7 +114,7 @@ def trainset_stage(parts: list[Path], out: Path, force: bool = False) -> Stage:
             "positive_rate": {t: round(float(g["label"].mean()), 4) for t, g in df.groupby("task")},
         }
 
-    return run_stage("trainset", out, "v1", parts, body, force)
+    return run_stage("trainset", out, "v2", [train, *augmentations], body, force)
 
 
 def train_stage(cfg: RecipeConfig, trainset: Path, out: Path, force: bool = False) -> Stage:
@@ -243,3 +254,35 @@ def report_stage(
     inputs = [scored_calib, scored_test, model / THRESHOLDS_FILE, audit]
     digest = hashlib.sha256(json.dumps(extra_sections).encode()).hexdigest()[:16]
     return run_stage("report", out, digest, inputs, body, force)
+
+
+def translate_stage(cfg: RecipeConfig, ingested: Path, audit: Path, out: Path, force: bool = False) -> Stage:
+    """Translate high-resource training queries into each task's zero-shot languages, gated for quality."""
+    from pipelines.audit import load_audit
+    from pipelines.translate import translate_stage as translate
+
+    def body(m: Manifest) -> None:
+        zero_shot = {t: v for t, v in load_audit(audit)["zero_shot"].items() if t in cfg.tasks}
+        report = translate(ingested, zero_shot, out, cfg.translate, cfg.embed)
+        m.input_rows = report["planned"]
+        m.output_rows = report["accepted"]
+        m.quarantined_rows = report["planned"] - report["accepted"]
+        m.quarantined_by_reason = dict(report.get("rejected_by_reason", {}))
+        m.extra = report
+
+    digest = f"{cfg.translate.digest()}-{cfg.embed.digest() if cfg.embed else ''}"
+    return run_stage("translate", out, digest, [ingested, audit], body, force)
+
+
+def negatives_stage(cfg: RecipeConfig, ingested: Path, out: Path, force: bool = False) -> Stage:
+    """Semantic hard + easy negatives (or, for the ablation arm, as many random ones)."""
+    from pipelines.negatives import mine_negatives
+
+    def body(m: Manifest) -> None:
+        report = mine_negatives(ingested, out, cfg.embed, cfg.negatives)
+        m.input_rows = sum(t["anchors"] for t in report["tasks"].values())  # positive training rows (anchors)
+        m.output_rows = report["output_rows"]
+        m.extra = report
+
+    embed = cfg.embed.digest() if cfg.embed and not cfg.negatives.random_negatives else ""
+    return run_stage("negatives", out, f"{cfg.negatives.digest()}-{embed}", [ingested], body, force)

@@ -1,0 +1,167 @@
+"""Scoring backends behind one interface: a list of (task, query, target) rows in, P(yes) and prompt length out.
+
+Both backends encode prompts with the same ``ecomrel.lm.PromptEncoder`` (same tokenizer, same truncation) that
+training, calibration and batch scoring use, so a threshold calibrated offline means the same thing online.
+
+- ``TransformersBackend`` wraps ``ecomrel.scorer.TwoLogitScorer`` (CPU or GPU, prompt-prefix KV cache): the exact
+  numbers of batch scoring.
+- ``VllmBackend`` (GPU) runs vLLM's sequence-classification conversion of the causal LM: the classifier row is
+  ``W[yes] - W[no]`` of the LM head and its sigmoid is the two-way softmax, i.e. the same P(yes). The LoRA adapter
+  is applied per request (``LoRARequest``). The engine class is injectable so the path is testable without vLLM.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, Literal, NamedTuple, Protocol
+
+from pydantic import BaseModel, ConfigDict, Field
+
+log = logging.getLogger(__name__)
+
+
+class Row(NamedTuple):
+    task: str
+    query: str
+    target: str
+
+
+class Scored(NamedTuple):
+    p_yes: float
+    prompt_tokens: int
+
+
+class BackendSpec(BaseModel):
+    """Everything a backend needs to load the model; built from ``thresholds.json`` and ``ServeConfig``."""
+
+    model_config = ConfigDict(extra="forbid", protected_namespaces=())
+
+    kind: Literal["transformers", "vllm"] = Field("transformers", description="Which backend to build.")
+    base_model: str = Field(..., description="from_pretrained id or path of the base causal LM.")
+    adapter: str = Field(..., description="LoRA adapter directory.")
+    max_seq_len: int = Field(256, ge=16, description="Prompt truncation length the thresholds were calibrated with.")
+    dtype: Literal["float32", "bfloat16", "float16"] = Field("float32", description="Weights and compute dtype.")
+    device: str | None = Field(None, description="torch device for the transformers backend (default: cuda if any).")
+    batch_size: int = Field(16, ge=1, description="Rows per forward pass.")
+    engine_kwargs: dict[str, Any] = Field(default_factory=dict, description="Extra vLLM engine arguments.")
+
+
+class Backend(Protocol):
+    """What the scorer deployment calls. ``score`` is blocking and is run off the event loop."""
+
+    name: str
+
+    def score(self, rows: Sequence[Row]) -> list[Scored]: ...
+
+
+BackendFactory = Callable[[BackendSpec], Backend]
+
+
+class TransformersBackend:
+    """``TwoLogitScorer``: two rows of the LM head at the last prompt token, batches bucketed by length."""
+
+    name = "transformers"
+
+    def __init__(self, spec: BackendSpec) -> None:
+        from ecomrel.scorer import TwoLogitScorer
+
+        self.scorer = TwoLogitScorer(
+            spec.base_model,
+            adapter=spec.adapter,
+            max_seq_len=spec.max_seq_len,
+            batch_size=spec.batch_size,
+            dtype=spec.dtype,
+            device=spec.device,
+        )
+
+    def score(self, rows: Sequence[Row]) -> list[Scored]:
+        """Grouped by task like ``TwoLogitScorer.score``, so each group reuses its task's prefix KV cache."""
+        encoder = self.scorer.encoder
+        out: list[Scored | None] = [None] * len(rows)
+        for task in sorted({r.task for r in rows}):
+            idx = [i for i, r in enumerate(rows) if r.task == task]
+            ids = [encoder.row_ids(task, rows[i].query, rows[i].target) for i in idx]
+            prefix_len = len(encoder.prefix_ids(task))
+            for i, p, row_ids in zip(idx, self.scorer.score_rows(task, ids), ids, strict=True):
+                out[i] = Scored(float(p), prefix_len + len(row_ids))
+        return out
+
+
+#: LoRA ranks vLLM accepts for ``max_lora_rank``.
+_VLLM_LORA_RANKS = (8, 16, 32, 64, 128, 256, 320, 512)
+
+
+def seq_cls_overrides(base_model: str) -> dict[str, Any]:
+    """``hf_overrides`` that turn a ``*ForCausalLM`` checkpoint into vLLM's yes/no sequence classifier."""
+    from transformers import AutoConfig
+
+    config = AutoConfig.from_pretrained(base_model)
+    archs = [a for a in (config.architectures or []) if a.endswith("ForCausalLM")]
+    if not archs:
+        raise ValueError(f"{base_model}: architectures {config.architectures} has no *ForCausalLM to convert")
+    if getattr(config, "final_logit_softcapping", None):
+        log.warning(
+            "%s soft-caps its logits; vLLM's two-way conversion does not, so its P(yes) differs from the "
+            "transformers backend the thresholds were calibrated with",
+            base_model,
+        )
+    return {
+        "architectures": [archs[0].removesuffix("ForCausalLM") + "ForSequenceClassification"],
+        "classifier_from_token": ["no", "yes"],
+        "method": "from_2_way_softmax",
+    }
+
+
+def _lora_rank(adapter: str) -> int:
+    r = int(json.loads((Path(adapter) / "adapter_config.json").read_text())["r"])
+    for allowed in _VLLM_LORA_RANKS:
+        if r <= allowed:
+            return allowed
+    raise ValueError(f"{adapter}: LoRA rank {r} exceeds vLLM's largest supported rank {_VLLM_LORA_RANKS[-1]}")
+
+
+class VllmBackend:
+    """vLLM pooling runner on the converted classifier; prompts go in as token ids from our encoder."""
+
+    name = "vllm"
+
+    def __init__(self, spec: BackendSpec, engine_cls: type | None = None, lora_request_cls: type | None = None) -> None:
+        from ecomrel.lm import PromptEncoder
+        from ecomrel.models import load_tokenizer
+
+        if engine_cls is None:
+            from vllm import LLM as engine_cls
+        if lora_request_cls is None:
+            from vllm.lora.request import LoRARequest as lora_request_cls
+        self.encoder = PromptEncoder(load_tokenizer(spec.base_model), spec.max_seq_len)
+        kwargs: dict[str, Any] = {
+            "model": spec.base_model,
+            "runner": "pooling",
+            "dtype": spec.dtype,
+            "max_model_len": spec.max_seq_len,
+            "hf_overrides": seq_cls_overrides(spec.base_model),
+            "enable_lora": True,
+            "max_loras": 1,
+            "max_lora_rank": _lora_rank(spec.adapter),
+        }
+        kwargs.update(spec.engine_kwargs)
+        self.engine = engine_cls(**kwargs)
+        self.lora = lora_request_cls("relevance", 1, spec.adapter)
+
+    def score(self, rows: Sequence[Row]) -> list[Scored]:
+        seqs = self.encoder.encode_many(*zip(*rows, strict=True))
+        prompts = [{"prompt_token_ids": s} for s in seqs]  # a vllm.inputs.TokensPrompt is this TypedDict
+        outputs = self.engine.classify(prompts, lora_request=self.lora, use_tqdm=False)
+        if len(outputs) != len(seqs):
+            raise RuntimeError(f"vLLM returned {len(outputs)} outputs for {len(seqs)} prompts")
+        return [Scored(float(o.outputs.probs[0]), len(s)) for o, s in zip(outputs, seqs, strict=True)]
+
+
+def make_backend(spec: BackendSpec) -> Backend:
+    """The backend ``spec.kind`` names."""
+    if spec.kind == "vllm":
+        return VllmBackend(spec)
+    return TransformersBackend(spec)
