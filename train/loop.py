@@ -1,0 +1,207 @@
+"""The Ray Train worker function: LoRA fine-tuning on the two answer-token logits, with checkpoints and resume.
+
+Read top to bottom, one worker does: set its threads, take the training table, build the model through a strategy
+(DDP or DeepSpeed), resume from ``ray.train.get_checkpoint()`` if Ray hands one over (after a worker failure, or
+when the driver re-runs the same ``RunConfig(name, storage_path)``: Train V2, the default in Ray 2.60, reloads its
+checkpoint list from storage), then run optimizer steps, reporting a checkpoint every
+``cfg.checkpoint_every_steps`` and at the end.
+
+A checkpoint directory holds ``adapter/`` (a loadable peft adapter), the strategy's optimizer and scheduler
+state, and ``train_state.json`` (step, per-step metrics so far, the run's resume key). The data position is the
+step itself: micro-batch ``step * grad_accum_steps`` of the seeded schedule (``train.data.Schedule``).
+The final checkpoint also holds ``probe.json``: P(yes) of the in-training model on a few rows, which lets anyone
+check that the saved adapter reloads into the same model.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import torch
+
+from ecomrel.config import TrainConfig
+from ecomrel.lm import PromptEncoder, pad_right
+from ecomrel.models import load_tokenizer
+from ecomrel.scoring import p_yes
+
+from .data import Rows, Schedule
+from .strategy import Strategy, build_strategy
+
+log = logging.getLogger(__name__)
+
+STATE_FILE = "train_state.json"
+ADAPTER_DIR = "adapter"
+PROBE_FILE = "probe.json"
+PROBE_ROWS = 8
+
+
+@dataclass
+class TrainState:
+    """What a checkpoint records besides weights and optimizer state."""
+
+    resume_key: str
+    step: int = 0
+    history: list[dict[str, Any]] = field(default_factory=list)
+    resumed_from_step: int | None = None
+
+    def save(self, directory: Path) -> None:
+        (directory / STATE_FILE).write_text(json.dumps(asdict(self)))
+
+    @classmethod
+    def load(cls, directory: Path) -> TrainState:
+        return cls(**json.loads((directory / STATE_FILE).read_text()))
+
+
+def _setup_worker_logging() -> None:
+    if not log.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(message)s", "%H:%M:%S"))
+        log.addHandler(handler)
+        log.setLevel(logging.INFO)
+        log.propagate = False
+
+
+def _read_train_table() -> pa.Table:
+    import ray.train
+
+    shard = ray.train.get_dataset_shard("train")
+    return pa.concat_tables(list(shard.iter_batches(batch_size=None, batch_format="pyarrow")))
+
+
+def _encode(rows: Rows, idx: np.ndarray, encoder: PromptEncoder, pad_id: int, device: torch.device):
+    seqs = [encoder.encode(rows.task[i], rows.query[i], rows.target[i]) for i in idx]
+    ids, mask = pad_right(seqs, pad_id)
+    labels = torch.as_tensor(rows.label[idx], dtype=torch.long)
+    return ids.to(device), mask.to(device), labels.to(device)
+
+
+def _all_reduce_sum(t: torch.Tensor) -> list[float]:
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        dist.all_reduce(t)
+    return t.tolist()
+
+
+def _probe(strategy: Strategy, rows: Rows, encoder: PromptEncoder, pad_id: int) -> dict[str, list]:
+    """P(yes) of the in-training model (eval mode) on the first rows; every rank runs it (ZeRO-3 needs all)."""
+    idx = np.arange(min(PROBE_ROWS, len(rows)))
+    ids, mask, _ = _encode(rows, idx, encoder, pad_id, strategy.device)
+    logits = strategy.logits(ids, mask).float()
+    return {
+        "task": [rows.task[i] for i in idx],
+        "query": [rows.query[i] for i in idx],
+        "target": [rows.target[i] for i in idx],
+        "p_yes": p_yes(logits[:, 0], logits[:, 1]).cpu().tolist(),
+    }
+
+
+def _report(strategy: Strategy, state: TrainState, metrics: dict, rank: int, probe: dict | None = None) -> None:
+    """Write a checkpoint and hand it to Ray Train (every rank calls this: it is a barrier)."""
+    import ray.train
+
+    with tempfile.TemporaryDirectory(prefix="ecomrel-ckpt-") as tmp:
+        directory = Path(tmp)
+        weights = strategy.lora_state_dict()
+        if strategy.every_rank_saves or rank == 0:
+            strategy.save(directory)
+        if rank == 0:
+            strategy.peft_model.save_pretrained(str(directory / ADAPTER_DIR), state_dict=weights)
+            state.save(directory)
+            if probe is not None:
+                (directory / PROBE_FILE).write_text(json.dumps(probe))
+        writes = strategy.every_rank_saves or rank == 0
+        checkpoint = ray.train.Checkpoint.from_directory(tmp) if writes else None
+        ray.train.report(metrics, checkpoint=checkpoint)
+
+
+def train_loop_per_worker(config: dict[str, Any]) -> None:
+    """Ray Train entry point. ``config``: {"train": TrainConfig as JSON, "resume_key": str}."""
+    import ray.train
+
+    _setup_worker_logging()
+    cfg = TrainConfig.model_validate(config["train"])
+    ctx = ray.train.get_context()
+    rank, world = ctx.get_world_rank(), ctx.get_world_size()
+    torch.set_num_threads(cfg.torch_threads or max(1, int(cfg.cpus_per_worker)))
+
+    rows = Rows.from_table(_read_train_table())
+    schedule = Schedule(
+        len(rows), world, cfg.micro_batch_size, cfg.grad_accum_steps, cfg.epochs, cfg.max_steps, cfg.seed
+    )
+    total = schedule.total_steps
+    tokenizer = load_tokenizer(cfg.base_model)
+    encoder = PromptEncoder(tokenizer, cfg.max_seq_len)
+    strategy = build_strategy(cfg, encoder.tokens, total)
+    pad_id = tokenizer.pad_token_id
+
+    state = TrainState(resume_key=config["resume_key"])
+    checkpoint = ray.train.get_checkpoint()
+    if checkpoint is not None:
+        with checkpoint.as_directory() as d:
+            saved = TrainState.load(Path(d))
+            if saved.resume_key != state.resume_key:
+                raise RuntimeError(
+                    f"checkpoint {checkpoint.path} belongs to another config or dataset "
+                    f"(resume key {saved.resume_key} != {state.resume_key})"
+                )
+            strategy.load(Path(d))
+        state = saved
+        state.resumed_from_step = saved.step
+        if rank == 0:
+            log.info("resumed from step %d of %d (%s)", saved.step, total, checkpoint.path)
+    elif rank == 0:
+        log.info(
+            "training %d rows on %d workers: %d steps of %d x %d x %d rows (%s)",
+            len(rows), world, total, cfg.micro_batch_size, cfg.grad_accum_steps, world, cfg.strategy,
+        )  # fmt: skip
+
+    accum = cfg.grad_accum_steps
+    while state.step < total:
+        start = time.perf_counter()
+        lr = strategy.lr()
+        # (loss x rows, rows, real tokens), kept on the device: one host sync per step, at the all-reduce.
+        stats = torch.zeros(3, dtype=torch.float64, device=strategy.device)
+        for k in range(accum):
+            idx = schedule.indices(state.step * accum + k, rank)
+            ids, mask, labels = _encode(rows, idx, encoder, pad_id, strategy.device)
+            loss = strategy.micro_step(ids, mask, labels, boundary=k == accum - 1)
+            stats[0] += loss.double() * len(idx)
+            stats[1] += len(idx)
+            stats[2] += mask.sum()
+        strategy.optimizer_step()
+        loss_sum, n_rows, tokens = _all_reduce_sum(stats)
+        elapsed = time.perf_counter() - start
+        state.step += 1
+        record = {
+            "step": state.step,
+            "epoch": round(schedule.epoch(state.step * accum), 4),
+            "loss": loss_sum / n_rows,
+            "lr": lr,
+            "tokens_per_s": tokens / world / elapsed,
+            "examples_per_s": n_rows / elapsed,
+            "step_time_s": elapsed,
+        }
+        state.history.append(record)
+        if rank == 0:
+            log.info(
+                "step %d/%d epoch %.2f loss %.4f lr %.2e tokens/s/worker %.0f examples/s %.1f",
+                state.step, total, record["epoch"], record["loss"], lr, record["tokens_per_s"],
+                record["examples_per_s"],
+            )  # fmt: skip
+        if state.step % cfg.checkpoint_every_steps == 0 and state.step < total:
+            _report(strategy, state, record, rank)
+
+    probe = _probe(strategy, rows, encoder, pad_id)
+    final = dict(state.history[-1]) if state.history else {"step": state.step}
+    final["resumed_from_step"] = state.resumed_from_step
+    _report(strategy, state, final, rank, probe=probe)

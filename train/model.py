@@ -1,0 +1,85 @@
+"""The trainable model: a causal LM with LoRA adapters, seen through its two answer-token logits.
+
+The loss is the answer-token cross-entropy restricted to the answer vocabulary: a two-way softmax over the
+("no", "yes") logits at the last prompt position, with the row's label (0 = no, 1 = yes) as the target. It is
+exactly the negative log of the P(yes) / P(no) that ``ecomrel.scorer.TwoLogitScorer`` reports, so training
+optimizes the number the scorer, the calibration and the service use. Unlike the usual next-token loss it never
+forms full-vocabulary logits (151k columns for Qwen3) at any position.
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ecomrel.config import LoraConfig
+from ecomrel.lm import _causal_lm, answer_logits
+from ecomrel.scoring import AnswerTokens
+
+
+class AnswerHead(nn.Module):
+    """``forward(input_ids, attention_mask) -> [batch, 2]`` answer logits (no, yes) of a (peft) causal LM.
+
+    This is the module DDP or DeepSpeed wraps: both hook into the wrapper's ``forward`` (DDP to schedule its
+    gradient all-reduce, ZeRO-3 to gather partitioned parameters), so the answer-logit computation must happen
+    inside it rather than on the unwrapped model.
+
+    ``gather_lm_head``: under ZeRO-3 the LM head is partitioned, and ``answer_logits`` reads two of its rows
+    directly (the head module's own forward, which would gather it, never runs); the weight is gathered around
+    the forward pass, on every rank, as a normal LM-head forward would.
+    """
+
+    def __init__(self, model: nn.Module, tokens: AnswerTokens, gather_lm_head: bool = False) -> None:
+        super().__init__()
+        self.model = model
+        self.tokens = tokens
+        self.gather_lm_head = gather_lm_head
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        gather = contextlib.nullcontext()
+        if self.gather_lm_head:
+            import deepspeed
+
+            head = _causal_lm(self.model).get_output_embeddings()
+            gather = deepspeed.zero.GatheredParameters(list(head.parameters()), modifier_rank=None)
+        with gather:
+            return answer_logits(self.model, input_ids, attention_mask, self.tokens)
+
+
+def answer_loss(logits: torch.Tensor, labels: torch.Tensor, reduction: str = "mean") -> torch.Tensor:
+    """Cross-entropy over (no, yes) with the label as the class index (see the module docstring)."""
+    return F.cross_entropy(logits.float(), labels, reduction=reduction)
+
+
+def add_lora(model: nn.Module, lora: LoraConfig, gradient_checkpointing: bool = False) -> nn.Module:
+    """Wrap ``model`` with trainable LoRA adapters; every base weight stays frozen."""
+    from peft import LoraConfig as PeftLoraConfig
+    from peft import TaskType, get_peft_model
+
+    if gradient_checkpointing:
+        # Non-reentrant checkpointing works with frozen inputs (no enable_input_require_grads hack needed).
+        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+    peft_cfg = PeftLoraConfig(
+        task_type=TaskType.CAUSAL_LM,
+        r=lora.r,
+        lora_alpha=lora.alpha,
+        lora_dropout=lora.dropout,
+        target_modules=list(lora.target_modules),
+        bias="none",
+    )
+    model.config.use_cache = False
+    return get_peft_model(model, peft_cfg)
+
+
+def trainable_parameters(model: nn.Module) -> list[tuple[str, nn.Parameter]]:
+    return [(n, p) for n, p in model.named_parameters() if p.requires_grad]
+
+
+def build_scheduler(optimizer: torch.optim.Optimizer, total_steps: int, warmup_ratio: float):
+    """Linear warm-up over ``warmup_ratio`` of the steps, then cosine decay to zero."""
+    from transformers import get_cosine_schedule_with_warmup
+
+    return get_cosine_schedule_with_warmup(optimizer, int(round(warmup_ratio * total_steps)), total_steps)

@@ -1,0 +1,243 @@
+"""Two ways to run the same training step: DDP (gloo on CPU, NCCL on GPU) and DeepSpeed ZeRO-2/3.
+
+Both take a LoRA model behind an ``AnswerHead`` and expose the few operations the loop needs: a micro-batch
+forward/backward, an optimizer step at the accumulation boundary, the current learning rate, the LoRA weights
+(gathered, for saving an adapter) and save/load of the optimizer and scheduler state for checkpoints.
+Both run inside a Ray Train worker, where Ray has already created the torch process group.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Protocol
+
+import torch
+from torch import nn
+
+from ecomrel.config import TrainConfig
+from ecomrel.models import load_causal_lm
+from ecomrel.scoring import AnswerTokens
+
+from .deepspeed_config import build_deepspeed_config
+from .model import AnswerHead, add_lora, answer_loss, build_scheduler, trainable_parameters
+
+log = logging.getLogger(__name__)
+
+
+def torch_extensions_dir() -> Path:
+    """Where DeepSpeed's JIT-compiled ops (the CPU shared-memory collective, CPU Adam) are cached across runs:
+    ``$TORCH_EXTENSIONS_DIR``, else ``$ECOMREL_CACHE/torch_extensions``, else ``~/.cache/ecomrel/torch_extensions``."""
+    if "TORCH_EXTENSIONS_DIR" in os.environ:
+        return Path(os.environ["TORCH_EXTENSIONS_DIR"])
+    cache = Path(os.environ.get("ECOMREL_CACHE", Path.home() / ".cache" / "ecomrel"))
+    return cache / "torch_extensions"
+
+
+class Strategy(Protocol):
+    peft_model: nn.Module
+    device: torch.device
+    #: True when every rank writes part of a checkpoint (DeepSpeed's partitioned optimizer state).
+    every_rank_saves: bool
+
+    def micro_step(
+        self, input_ids: torch.Tensor, attention_mask: torch.Tensor, labels: torch.Tensor, boundary: bool
+    ) -> torch.Tensor: ...
+    def optimizer_step(self) -> None: ...
+    def lr(self) -> float: ...
+    def logits(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor: ...
+    def lora_state_dict(self) -> dict[str, torch.Tensor]: ...
+    def save(self, directory: Path) -> None: ...
+    def load(self, directory: Path) -> None: ...
+
+
+#: Builds the base causal LM. The default loads ``cfg.base_model`` with ``from_pretrained``; benchmarks inject
+#: ``from_config`` of a real architecture with random weights (no download).
+BaseLoader = Callable[[], nn.Module]
+
+
+def _from_pretrained(cfg: TrainConfig) -> BaseLoader:
+    return lambda: load_causal_lm(cfg.base_model, dtype="bfloat16" if cfg.bf16 else "float32")
+
+
+class DDPStrategy:
+    """LoRA params replicated on every worker; ``ray.train.torch.prepare_model`` moves the model to the worker's
+    device and wraps it in DistributedDataParallel (gloo on CPU). Gradient accumulation skips the all-reduce on
+    all but the last micro-batch (``no_sync``)."""
+
+    every_rank_saves = False
+    _FILE = "ddp_state.pt"
+
+    def __init__(
+        self, cfg: TrainConfig, tokens: AnswerTokens, total_steps: int, load_base: BaseLoader | None = None
+    ) -> None:
+        import ray.train.torch
+
+        self.cfg = cfg
+        torch.manual_seed(cfg.seed)  # the same LoRA init on every rank
+        base = (load_base or _from_pretrained(cfg))()
+        self.peft_model = add_lora(base, cfg.lora, cfg.gradient_checkpointing)
+        self.module = ray.train.torch.prepare_model(AnswerHead(self.peft_model, tokens).train())
+        self.params = [p for _, p in trainable_parameters(self.peft_model)]
+        self.optimizer = torch.optim.AdamW(self.params, lr=cfg.learning_rate, weight_decay=cfg.weight_decay)
+        self.scheduler = build_scheduler(self.optimizer, total_steps, cfg.warmup_ratio)
+        self.device = next(self.module.parameters()).device
+
+    def micro_step(self, input_ids, attention_mask, labels, boundary: bool) -> torch.Tensor:
+        sync = self.module.no_sync() if (not boundary and hasattr(self.module, "no_sync")) else contextlib.nullcontext()
+        with sync:
+            loss = answer_loss(self.module(input_ids, attention_mask), labels)
+            (loss / self.cfg.grad_accum_steps).backward()
+        return loss.detach()
+
+    def optimizer_step(self) -> None:
+        torch.nn.utils.clip_grad_norm_(self.params, self.cfg.max_grad_norm)
+        self.optimizer.step()
+        self.scheduler.step()
+        self.optimizer.zero_grad(set_to_none=True)
+
+    def lr(self) -> float:
+        return self.scheduler.get_last_lr()[0]
+
+    @torch.no_grad()
+    def logits(self, input_ids, attention_mask) -> torch.Tensor:
+        self.module.eval()
+        try:
+            return self.module(input_ids, attention_mask)
+        finally:
+            self.module.train()
+
+    def lora_state_dict(self) -> dict[str, torch.Tensor]:
+        return {n: p.detach().cpu().clone() for n, p in trainable_parameters(self.peft_model)}
+
+    def save(self, directory: Path) -> None:
+        state = {"lora": self.lora_state_dict(), "optimizer": self.optimizer.state_dict()}
+        torch.save({**state, "scheduler": self.scheduler.state_dict()}, directory / self._FILE)
+
+    def load(self, directory: Path) -> None:
+        state = torch.load(directory / self._FILE, map_location=self.device, weights_only=True)
+        named = trainable_parameters(self.peft_model)
+        missing = [n for n, _ in named if n not in state["lora"]]
+        if missing or len(named) != len(state["lora"]):
+            raise RuntimeError(f"{directory / self._FILE}: LoRA weights do not match the model (missing {missing[:3]})")
+        with torch.no_grad():
+            for name, param in named:
+                param.copy_(state["lora"][name])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+
+
+def ensure_deepspeed_env() -> None:
+    """What DeepSpeed needs before its first import in a Ray worker.
+
+    - ``TORCH_EXTENSIONS_DIR``: its ops (on CPU, a shared-memory collective) are compiled with g++/ninja on first
+      use (~30 s); a persistent cache makes that happen once per machine, not once per worker start.
+    - The launcher variables: without RANK/WORLD_SIZE/LOCAL_RANK/MASTER_ADDR/MASTER_PORT DeepSpeed falls back to
+      MPI discovery. Ray's torch backend sets them; this fills any gap from Ray's own context.
+    """
+    import ray.train
+
+    os.environ["TORCH_EXTENSIONS_DIR"] = str(torch_extensions_dir())
+    ctx = ray.train.get_context()
+    os.environ.setdefault("RANK", str(ctx.get_world_rank()))
+    os.environ.setdefault("WORLD_SIZE", str(ctx.get_world_size()))
+    os.environ.setdefault("LOCAL_RANK", str(ctx.get_local_rank()))
+    os.environ.setdefault("LOCAL_WORLD_SIZE", str(ctx.get_local_world_size()))
+
+
+class DeepSpeedStrategy:
+    """DeepSpeed ZeRO-2 or ZeRO-3 on Ray's process group (``dist_init_required=False``).
+
+    Under ZeRO-3 the base model is loaded inside ``zero.Init`` (through transformers' ``HfDeepSpeedConfig``), so
+    each worker materializes only its partition of a 14B model, and the LoRA weights are gathered from their
+    partitions before they are saved: saving the partitioned tensors directly is what produces the classic
+    empty ``adapter_model.safetensors``.
+    """
+
+    every_rank_saves = True
+    _TAG = "state"
+
+    def __init__(
+        self, cfg: TrainConfig, tokens: AnswerTokens, total_steps: int, load_base: BaseLoader | None = None
+    ) -> None:
+        ensure_deepspeed_env()
+        import deepspeed
+        import torch.distributed as dist
+
+        self.cfg = cfg
+        self.zero3 = cfg.deepspeed.zero_stage == 3
+        self.ds_config = build_deepspeed_config(cfg)
+        deepspeed.init_distributed(dist_backend=dist.get_backend() if dist.is_initialized() else None)
+        hf_ds = None
+        if self.zero3:
+            from transformers.integrations import HfDeepSpeedConfig
+
+            # transformers holds only a weak reference: the object must live until the model is built.
+            hf_ds = HfDeepSpeedConfig(self.ds_config)
+        torch.manual_seed(cfg.seed)  # identical LoRA init everywhere: ZeRO partitions each rank's own copy
+        base = (load_base or _from_pretrained(cfg))()  # inside zero.Init under ZeRO-3 (see HfDeepSpeedConfig)
+        self.peft_model = add_lora(base, cfg.lora, cfg.gradient_checkpointing)
+        head = AnswerHead(self.peft_model, tokens, gather_lm_head=self.zero3).train()  # LoRA dropout on
+        self.engine, _, _, self.scheduler = deepspeed.initialize(
+            model=head,
+            model_parameters=[p for _, p in trainable_parameters(self.peft_model)],
+            config=self.ds_config,
+            lr_scheduler=lambda opt: build_scheduler(opt, total_steps, cfg.warmup_ratio),
+            dist_init_required=False,
+        )
+        del hf_ds
+        self.device = self.engine.device
+
+    def micro_step(self, input_ids, attention_mask, labels, boundary: bool) -> torch.Tensor:
+        # DeepSpeed scales the loss for accumulation and steps the optimizer itself at the boundary.
+        if boundary != self.engine.is_gradient_accumulation_boundary():
+            raise RuntimeError("DeepSpeed's accumulation boundary disagrees with the training loop's")
+        loss = answer_loss(self.engine(input_ids, attention_mask), labels)
+        self.engine.backward(loss)
+        self.engine.step()
+        return loss.detach()
+
+    def optimizer_step(self) -> None:
+        """Nothing to do: ``engine.step()`` in the last micro-batch already stepped."""
+
+    def lr(self) -> float:
+        return self.engine.get_lr()[0]
+
+    @torch.no_grad()
+    def logits(self, input_ids, attention_mask) -> torch.Tensor:
+        self.engine.eval()
+        try:
+            return self.engine(input_ids, attention_mask)
+        finally:
+            self.engine.train()
+
+    def lora_state_dict(self) -> dict[str, torch.Tensor]:
+        """Full LoRA tensors on every rank (a collective under ZeRO-3: every rank must call it)."""
+        named = trainable_parameters(self.peft_model)
+        gather = contextlib.nullcontext()
+        if self.zero3:
+            import deepspeed
+
+            gather = deepspeed.zero.GatheredParameters([p for _, p in named], modifier_rank=None)
+        with gather:
+            return {n: p.detach().cpu().clone() for n, p in named}
+
+    def save(self, directory: Path) -> None:
+        # Frozen base weights are excluded: a checkpoint holds only LoRA weights and their optimizer state.
+        self.engine.save_checkpoint(str(directory / "deepspeed"), tag=self._TAG, exclude_frozen_parameters=True)
+
+    def load(self, directory: Path) -> None:
+        path, _ = self.engine.load_checkpoint(
+            str(directory / "deepspeed"), tag=self._TAG, load_module_strict=False, load_optimizer_states=True
+        )
+        if path is None:
+            raise RuntimeError(f"{directory}: DeepSpeed found no checkpoint to resume from")
+
+
+def build_strategy(cfg: TrainConfig, tokens: AnswerTokens, total_steps: int) -> Strategy:
+    if cfg.strategy == "deepspeed":
+        return DeepSpeedStrategy(cfg, tokens, total_steps)
+    return DDPStrategy(cfg, tokens, total_steps)
