@@ -28,6 +28,7 @@ import numpy as np
 import pyarrow as pa
 import torch
 
+from ecomrel import telemetry
 from ecomrel.config import TrainConfig
 from ecomrel.lm import PromptEncoder, pad_right
 from ecomrel.models import load_tokenizer
@@ -193,6 +194,7 @@ def train_loop_per_worker(config: dict[str, Any]) -> None:
         }
         state.history.append(record)
         if rank == 0:
+            telemetry.record_train_step(config.get("run", "train"), record["loss"], int(tokens))
             log.info(
                 "step %d/%d epoch %.2f loss %.4f lr %.2e tokens/s/worker %.0f examples/s %.1f",
                 state.step, total, record["epoch"], record["loss"], lr, record["tokens_per_s"],

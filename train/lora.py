@@ -129,7 +129,7 @@ def train_lora(
 
     trainer = TorchTrainer(
         train_loop_per_worker,
-        train_loop_config={"train": cfg.model_dump(mode="json"), "resume_key": key},
+        train_loop_config={"train": cfg.model_dump(mode="json"), "resume_key": key, "run": out_dir.parent.name},
         scaling_config=ray.train.ScalingConfig(
             num_workers=cfg.num_workers, use_gpu=cfg.use_gpu, resources_per_worker={"CPU": cfg.cpus_per_worker}
         ),
