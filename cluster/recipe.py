@@ -124,10 +124,17 @@ def _stages(cfg: RecipeConfig, run: Path, work: Path, runlog: RunLog, force: boo
     # 6. The training set: original rows plus augmentation.
     runlog.record("trainset", *stages.trainset_stage(run / "split" / "train", augment, work / "trainset", force))
 
-    # 7. LoRA fine-tuning on Ray Train.
-    runlog.record("train", *stages.train_stage(cfg, work / "trainset", work / "train", force))
+    # 7. Self-validation: flag rows whose confident (out-of-fold) prediction contradicts the label.
+    trainset = work / "trainset"
+    if cfg.selfval.enabled:
+        noise_from = run / "data" if cfg.make_data.enabled else None  # planted noise: flags' precision/recall
+        runlog.record("selfval", *stages.selfval_stage(cfg, trainset, work / "selfval", noise_from, force))
+        trainset = work / "selfval"
 
-    # 8. Score the calibration set, tune thresholds, package the served model (adapter + thresholds.json).
+    # 8. LoRA fine-tuning on Ray Train.
+    runlog.record("train", *stages.train_stage(cfg, trainset, work / "train", force))
+
+    # 9. Score the calibration set, tune thresholds, package the served model (adapter + thresholds.json).
     split = run / "split"
     runlog.record("score_calib", *stages.score_stage(cfg, split / "calib", work / "train", work / "score_calib", force))
     runlog.record(
@@ -135,9 +142,9 @@ def _stages(cfg: RecipeConfig, run: Path, work: Path, runlog: RunLog, force: boo
         *stages.calibrate_stage(cfg, work / "score_calib", split, work / "train", work / "model", force),
     )
 
-    # 9. Score test; 10. evaluation report + CIKM submission files.
+    # 10. Score test; 11. evaluation report + CIKM submission files.
     runlog.record("score_test", *stages.score_stage(cfg, split / "test", work / "model", work / "score_test", force))
-    sections = augmentation_sections(augment, work / "trainset")
+    sections = augmentation_sections(augment, work / "trainset", work / "selfval" if cfg.selfval.enabled else None)
     runlog.record(
         "report",
         *stages.report_stage(
@@ -155,8 +162,9 @@ def _stages(cfg: RecipeConfig, run: Path, work: Path, runlog: RunLog, force: boo
     print_results(work)
 
 
-def augmentation_sections(augment: list[Path], trainset: Path) -> list[tuple[str, str]]:
-    """Markdown sections for the report: acceptance by language pair, negatives by kind, label balance."""
+def augmentation_sections(augment: list[Path], trainset: Path, selfval: Path | None) -> list[tuple[str, str]]:
+    """Markdown sections for the report: acceptance by language pair, negatives by kind, label balance,
+    self-validation flags."""
     sections = []
     for part in augment:
         m = read_manifest(part)
@@ -184,6 +192,24 @@ def augmentation_sections(augment: list[Path], trainset: Path) -> list[tuple[str
             f"Positive rate per task: {ts['positive_rate']}",
         ),
     )
+    if selfval is not None:
+        sv = read_manifest(selfval).extra
+        rep = sv["report"]
+        text = [
+            f"Method {rep['method']}, confidence {rep['confidence']}; counts: {sv['counts']}",
+            f"\nFlagged by source: {rep.get('by_source')}",
+            f"\nFlagged by language: {rep.get('by_language')}",
+            f"\nFlagged by label: {rep.get('by_label')}",
+        ]
+        if sv.get("sweep"):
+            text += ["\n| method | c | flagged | precision | recall |", "|---|---|---|---|---|"]
+            for r in sv["sweep"]:
+                if r.get("task", "all") == "all":
+                    text.append(
+                        f"| {r['method']} | {r.get('c', '-')} | {r.get('flagged')} | "
+                        f"{r.get('precision')} | {r.get('recall')} |"
+                    )
+        sections.append(("Self-validation", "\n".join(text)))
     return sections
 
 

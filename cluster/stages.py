@@ -8,6 +8,7 @@ fingerprints. Stages meet only through folders on disk.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import shutil
 from pathlib import Path
@@ -286,3 +287,50 @@ def negatives_stage(cfg: RecipeConfig, ingested: Path, out: Path, force: bool = 
 
     embed = cfg.embed.digest() if cfg.embed and not cfg.negatives.random_negatives else ""
     return run_stage("negatives", out, f"{cfg.negatives.digest()}-{embed}", [ingested], body, force)
+
+
+def selfval_stage(cfg: RecipeConfig, trainset: Path, out: Path, noise_from: Path | None, force: bool = False) -> Stage:
+    """Self-validation: score the training set with initial model(s) (in-sample, or out-of-fold by query-grouped
+    folds), flag confident contradictions, remove or relabel them. ``out/data`` is the filtered training set;
+    ``out/quarantine/removed.parquet`` holds every removed (or relabelled) original with its reason and score."""
+    from pipelines.score import score_dataset
+    from pipelines.selfval import self_validate
+    from train.lora import train_lora
+
+    initial = cfg.selfval.initial_train_config(cfg.train)
+
+    models = itertools.count()  # one initial model per call: k folds (oof) or one (in-sample)
+
+    def fit_predict(train_df: pd.DataFrame, heldout_df: pd.DataFrame):
+        fold = out / "models" / f"model{next(models)}"
+        write_records(train_df, fold / "trainset" / "data")
+        result = train_lora(initial, fold / "trainset" / "data", fold / "train")
+        write_records(heldout_df, fold / "heldout" / "data")
+        score_dataset(
+            fold / "heldout" / "data", fold / "scored" / "data", initial.base_model, str(result.adapter_dir), cfg.score
+        )
+        scored = read_records(fold / "scored", columns=["task", "id", "p_yes"]).set_index(["task", "id"])["p_yes"]
+        return scored.reindex(pd.MultiIndex.from_frame(heldout_df[["task", "id"]])).to_numpy()
+
+    def body(m: Manifest) -> None:
+        from pipelines.synthetic import noise_ids
+
+        df = read_records(trainset)
+        noise = noise_ids(noise_from) if noise_from is not None else None
+        result = self_validate(df, cfg.selfval, fit_predict, noise)
+        write_records(result.kept, out / "data")
+        (out / "quarantine").mkdir(parents=True, exist_ok=True)
+        result.removed.to_parquet(out / "quarantine" / "removed.parquet", index=False)
+        m.input_rows = len(df)
+        m.output_rows = len(result.kept)
+        if cfg.selfval.action == "remove":
+            m.quarantined_rows = len(result.removed)
+            m.quarantined_by_reason = {str(r): int(n) for r, n in result.removed["reason"].value_counts().items()}
+        m.extra = {
+            "counts": result.counts,
+            "report": result.report,
+            "sweep": result.sweep.to_dict(orient="records") if result.sweep is not None else None,
+        }
+
+    digest = f"{cfg.selfval.digest()}-{cfg.train.digest()}-{cfg.score.digest()}"
+    return run_stage("selfval", out, digest, [trainset], body, force)
