@@ -105,7 +105,8 @@ def _tag(key: str, value: str, allowed: tuple[str, ...] | None = None) -> str:
     if allowed is not None and value not in allowed:
         raise ValueError(f"metric tag {key}={value!r}: expected one of {allowed}")
     if not _TAG_VALUE.match(value):
-        raise ValueError(f"metric tag {key}={value!r}: use 1-64 letters, digits, '_', '.' or '-'")
+        # Free-form names (runs, arms such as "+negatives") are made safe rather than failing the work they tag.
+        value = re.sub(r"[^A-Za-z0-9_.-]", "_", value)[:64] or "_"
     return value
 
 
