@@ -70,7 +70,7 @@ def split_stage(cfg: RecipeConfig, ingested: Path, out: Path, force: bool = Fals
             if len(dev):
                 calib, calibrated_on[task] = dev, "dev_labels"
             else:
-                train, calib = heldout_split(train, cfg.calibrate.validation_fraction, seed=cfg.make_data.seed)
+                train, calib = heldout_split(train, cfg.calibrate.validation_fraction, seed=cfg.calibrate.split_seed)
                 calibrated_on[task] = "heldout_train"
             parts["train"].append(train)
             parts["calib"].append(calib)
@@ -84,7 +84,7 @@ def split_stage(cfg: RecipeConfig, ingested: Path, out: Path, force: bool = Fals
         m.output_rows = sum(m.extra[f"{n}_rows"] for n in parts)
         m.extra.update(calibrated_on=calibrated_on, unlabelled_dev_rows=len(unlabelled_dev))
 
-    digest = f"{cfg.calibrate.digest()}-{cfg.make_data.seed}-{','.join(cfg.tasks)}"
+    digest = f"{cfg.calibrate.digest()}-{','.join(cfg.tasks)}"
     return run_stage("split", out, digest, [ingested], body, force)
 
 

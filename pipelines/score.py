@@ -1,0 +1,257 @@
+"""Batch scoring on Ray Data: a dataset directory in, the same rows plus ``p_yes`` (float64) out.
+
+Two backends behind one function:
+
+- ``transformers`` (the embedded default): an actor pool where each actor loads ``ecomrel.scorer.TwoLogitScorer``
+  once and scores many calls; the scorer sorts each call's rows by task and length (little padding) and reuses
+  each task's prompt-prefix KV cache. ``sort_by_length`` also sorts the whole dataset first (a shuffle).
+- ``vllm`` (cluster GPUs): Ray's own ``ray.data.llm`` processor running vLLM's sequence-classification
+  conversion of the causal LM (``classifier_from_token = [no, yes]``, ``from_2_way_softmax``), which yields
+  sigmoid(l_yes - l_no) = the same P(yes) from the same prompt token ids.
+
+Both write every input column unchanged plus ``p_yes``, so evaluation, calibration and submission read one shape.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import shutil
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+import ray
+
+from ecomrel.config import ScoreConfig
+from ecomrel.lm import PromptEncoder
+from ecomrel.models import load_tokenizer
+from ecomrel.scorer import TwoLogitScorer
+
+log = logging.getLogger(__name__)
+
+P_YES = "p_yes"
+REQUIRED_COLUMNS = ("task", "query", "target")
+_LENGTH = "__prompt_chars"  # temporary sort key, never written
+
+
+def score_dataset(
+    in_dir: Path,
+    out_dir: Path,
+    base_model: str,
+    adapter: str | None,
+    cfg: ScoreConfig,
+    *,
+    processor_builder: Callable[..., Any] | None = None,
+) -> dict:
+    """Score every row of the Parquet dataset ``in_dir`` into ``out_dir`` (replaced); return counts and rows/s.
+
+    ``processor_builder`` (vllm backend only) builds the Ray Data LLM processor from its config; the default is
+    ``ray.data.llm.build_processor``. Tests inject a builder with a fake engine, as Ray's own tests do.
+    """
+    in_dir, out_dir = Path(in_dir), Path(out_dir)
+    start = time.perf_counter()
+    ds = ray.data.read_parquet(str(in_dir), file_extensions=["parquet"])
+    in_schema = ds.schema().base_schema
+    missing = [c for c in REQUIRED_COLUMNS if c not in in_schema.names]
+    if missing:
+        raise ValueError(f"{in_dir}: dataset lacks column(s) {missing}; has {in_schema.names}")
+    out_schema = output_schema(in_schema)
+    input_rows = ds.count()
+    if input_rows == 0:  # e.g. a run without test files: downstream stages still read one (empty) dataset
+        _write_empty(out_dir, out_schema)
+        return {"backend": cfg.backend, "input_rows": 0, "output_rows": 0, "wall_s": 0.0, "rows_per_s": 0.0}
+    if P_YES in in_schema.names:
+        log.warning("%s already has a %s column: it is replaced", in_dir, P_YES)
+        ds = ds.drop_columns([P_YES])
+
+    if cfg.backend == "transformers":
+        scored = _score_transformers(ds, base_model, adapter, cfg, out_schema)
+    else:
+        model_source = str(merged_model(base_model, adapter, out_dir.with_name(out_dir.name + "-merged-model")))
+        scored = score_vllm(ds, model_source, cfg, out_schema, processor_builder)
+    scored.write_parquet(str(out_dir), mode=ray.data.SaveMode.OVERWRITE)
+
+    output_rows = sum(pq.ParquetFile(f).metadata.num_rows for f in out_dir.glob("*.parquet"))
+    if output_rows != input_rows:
+        raise RuntimeError(f"scoring {in_dir} -> {out_dir}: read {input_rows} rows but wrote {output_rows}")
+    wall = time.perf_counter() - start
+    return {
+        "backend": cfg.backend,
+        "input_rows": input_rows,
+        "output_rows": output_rows,
+        "wall_s": round(wall, 3),
+        "rows_per_s": round(output_rows / wall, 3),
+    }
+
+
+def _write_empty(out_dir: Path, schema: pa.Schema) -> None:
+    if out_dir.exists():
+        shutil.rmtree(out_dir)
+    out_dir.mkdir(parents=True)
+    pq.write_table(schema.empty_table(), out_dir / "empty.parquet")
+
+
+def output_schema(in_schema: pa.Schema) -> pa.Schema:
+    """The input columns, unchanged, then ``p_yes`` float64."""
+    fields = [f for f in in_schema if f.name != P_YES]
+    return pa.schema([*fields, pa.field(P_YES, pa.float64(), nullable=False)])
+
+
+def _conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
+    """Exactly ``schema``: drops helper columns and undoes type drift from row-wise stages (int8 label, ...)."""
+    return table.select(schema.names).cast(schema)
+
+
+# --- transformers backend -----------------------------------------------------------------------------------
+
+
+def _add_length(batch: pa.Table) -> pa.Table:
+    length = pc.add(pc.utf8_length(batch["query"]), pc.utf8_length(batch["target"]))
+    return batch.append_column(_LENGTH, length)
+
+
+class _ScoreActor:
+    """A Ray Data actor: one TwoLogitScorer per actor (model load and prefix caches paid once), many batches."""
+
+    def __init__(self, base_model: str, adapter: str | None, cfg: ScoreConfig, schema: pa.Schema) -> None:
+        self.scorer = TwoLogitScorer(
+            base_model,
+            adapter,
+            max_seq_len=cfg.max_seq_len,
+            batch_size=cfg.batch_size,
+            dtype=cfg.dtype,
+            prefix_cache=cfg.prefix_cache,
+        )
+        self.schema = schema
+
+    def __call__(self, batch: pa.Table) -> pa.Table:
+        p = self.scorer.score(batch["task"].to_pylist(), batch["query"].to_pylist(), batch["target"].to_pylist())
+        return _conform(batch.append_column(P_YES, pa.array(p, pa.float64())), self.schema)
+
+
+def _score_transformers(
+    ds: ray.data.Dataset, base_model: str, adapter: str | None, cfg: ScoreConfig, schema: pa.Schema
+) -> ray.data.Dataset:
+    if cfg.sort_by_length:
+        ds = ds.map_batches(_add_length, batch_format="pyarrow").sort(["task", _LENGTH])
+    return ds.map_batches(
+        _ScoreActor,
+        fn_constructor_kwargs={"base_model": base_model, "adapter": adapter, "cfg": cfg, "schema": schema},
+        batch_size=cfg.rows_per_call,
+        batch_format="pyarrow",
+        compute=ray.data.ActorPoolStrategy(size=cfg.concurrency),
+        num_cpus=cfg.num_cpus,
+        num_gpus=cfg.num_gpus,
+        udf_modifying_row_count=False,
+    )
+
+
+# --- vLLM backend (ray.data.llm; vLLM itself is CUDA-only) ---------------------------------------------------
+
+
+def merged_model(base_model: str, adapter: str | Path | None, dest: Path) -> Path | str:
+    """vLLM's classifier conversion reads plain weights: fold the LoRA update into them once, into ``dest``.
+
+    Rebuilt only when the adapter changes (its fingerprint is recorded beside the weights).
+    """
+    if adapter is None:
+        return base_model
+    from ecomrel.manifest import fingerprint
+    from ecomrel.models import load_causal_lm
+
+    stamp = {"base_model": base_model, "adapter": str(adapter), "fingerprint": fingerprint(adapter)}
+    marker = dest / "ecomrel_merged.json"
+    if marker.is_file() and json.loads(marker.read_text()) == stamp:
+        return dest
+    model = load_causal_lm(base_model, adapter=adapter).merge_and_unload()
+    model.save_pretrained(dest)
+    load_tokenizer(base_model).save_pretrained(dest)
+    marker.write_text(json.dumps(stamp))  # last: a killed merge never looks complete
+    return dest
+
+
+def vllm_processor_config(model_source: str, cfg: ScoreConfig):
+    """The ``vLLMEngineProcessorConfig``: classify task on vLLM's [no, yes] 2-way-softmax conversion.
+
+    Prompts arrive already tokenized by ``PromptEncoder`` (same ids and truncation as training and the
+    transformers scorer), so Ray's chat-template, tokenize and detokenize stages are off. The classifier tokens
+    are the exact vocabulary entries of ``ecomrel.scoring.answer_tokens``.
+    """
+    from ray.data.llm import vLLMEngineProcessorConfig
+    from transformers import AutoConfig
+
+    encoder = _encoder(model_source, cfg.max_seq_len)
+    tokens = encoder.tokenizer.convert_ids_to_tokens(encoder.tokens.ids)
+    arch = AutoConfig.from_pretrained(model_source).architectures[0]
+    user = dict(cfg.vllm_engine_kwargs)
+    hf_overrides = {
+        "architectures": [arch.replace("ForCausalLM", "ForSequenceClassification")],
+        "classifier_from_token": tokens,
+        "method": "from_2_way_softmax",
+        **user.pop("hf_overrides", {}),
+    }
+    engine_kwargs = {
+        "max_model_len": cfg.max_seq_len,
+        "dtype": cfg.dtype,
+        "enable_prefix_caching": True,  # every prompt of a task shares its prefix
+        **user,
+        "hf_overrides": hf_overrides,
+    }
+    return vLLMEngineProcessorConfig(
+        model_source=model_source,
+        task_type="classify",
+        engine_kwargs=engine_kwargs,
+        batch_size=cfg.rows_per_call,
+        concurrency=cfg.concurrency,
+        chat_template_stage=False,
+        tokenize_stage=False,
+        detokenize_stage=False,
+    )
+
+
+@functools.lru_cache(maxsize=4)
+def _encoder(model_source: str, max_seq_len: int) -> PromptEncoder:
+    """One tokenizer per worker process, not per row."""
+    return PromptEncoder(load_tokenizer(model_source), max_seq_len)
+
+
+def _vllm_request(row: dict, *, model_source: str, max_seq_len: int) -> dict:
+    ids = _encoder(model_source, max_seq_len).encode(row["task"], row["query"], row["target"])
+    return {"tokenized_prompt": ids}
+
+
+def _vllm_p_yes(row: dict, *, columns: list[str]) -> dict:
+    """Keep the input columns; P(yes) is the one probability vLLM's from_2_way_softmax classifier returns."""
+    probs = np.asarray(row["embeddings"], dtype=np.float64).ravel()
+    if probs.size != 1:
+        raise ValueError(
+            f"row id={row.get('id')!r}: vLLM returned {probs.size} class probabilities; the from_2_way_softmax "
+            "conversion returns exactly one, P(yes)"
+        )
+    return {**{c: row[c] for c in columns}, P_YES: float(probs[0])}
+
+
+def score_vllm(
+    ds: ray.data.Dataset,
+    model_source: str,
+    cfg: ScoreConfig,
+    schema: pa.Schema,
+    processor_builder: Callable[..., Any] | None = None,
+) -> ray.data.Dataset:
+    """Rows -> token ids -> vLLM classify -> rows + p_yes, through Ray's ``ray.data.llm`` processor."""
+    if processor_builder is None:
+        from ray.data.llm import build_processor as processor_builder
+    columns = [n for n in schema.names if n != P_YES]
+    processor = processor_builder(
+        vllm_processor_config(model_source, cfg),
+        preprocess=functools.partial(_vllm_request, model_source=model_source, max_seq_len=cfg.max_seq_len),
+        postprocess=functools.partial(_vllm_p_yes, columns=columns),
+    )
+    return processor(ds).map_batches(_conform, fn_kwargs={"schema": schema}, batch_format="pyarrow")
