@@ -71,6 +71,11 @@ def score_dataset(
         log.warning("%s already has a %s column: it is replaced", in_dir, P_YES)
         ds = ds.drop_columns([P_YES])
 
+    # Read everything before the scoring actors claim their CPUs: with actors holding every CPU of a small
+    # cluster, a read task still waiting for one would never run (a deadlock seen on 2 cores). One block per
+    # actor at least, so every actor gets work.
+    blocks = max(cfg.concurrency, -(-input_rows // cfg.rows_per_call))
+    ds = ds.repartition(blocks).materialize()
     if cfg.backend == "transformers":
         scored = _score_transformers(ds, base_model, adapter, cfg, out_schema)
     else:
