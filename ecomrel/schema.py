@@ -8,23 +8,23 @@ Parquet with the normalised columns below, so each stage reads one shape whateve
 from __future__ import annotations
 
 import re
-from enum import Enum
+from enum import StrEnum
 
 import pyarrow as pa
 
 
-class Task(str, Enum):
+class Task(StrEnum):
     QC = "QC"  # query <-> category path
     QI = "QI"  # query <-> item title
 
 
-class Split(str, Enum):
+class Split(StrEnum):
     TRAIN = "train"
     DEV = "dev"
     TEST = "test"
 
 
-class Source(str, Enum):
+class Source(StrEnum):
     """Lineage of a row: where it came from."""
 
     ORIGINAL = "original"
