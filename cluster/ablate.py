@@ -13,9 +13,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import pandas as pd
 import yaml
 
+from ecomrel.artifacts import Thresholds
 from ecomrel.config import RecipeConfig, apply_overrides, config_from_overrides
+from ecomrel.metrics import all_positive_f1, paired_bootstrap_f1_delta
+from ecomrel.records import read_records
+
+PARTS = ("overall", "seen", "zero_shot")
 
 
 @dataclass(frozen=True)
@@ -74,24 +80,54 @@ def _f1(report: dict, task: str, part: str) -> float | None:
     return round(entry["f1"], 4) if entry else None
 
 
-def collect(results: dict[str, Path], tasks: Sequence[str]) -> list[dict]:
-    """One row per arm: F1 per task on seen and zero-shot languages (test set when labelled, else calibration)."""
-    rows = []
+def _num(x: float | None) -> str:
+    return "-" if x is None else f"{x:.4f}"
+
+
+def _predictions(work: Path, which: str) -> pd.DataFrame:
+    """An arm's labelled evaluation rows with its thresholds applied: (task, id) -> language, label, prediction."""
+    from train.calibrate import labelled
+    from train.report import predict
+
+    scored = labelled(read_records(work / f"score_{which}"))
+    rows = predict(scored, Thresholds.load(work / "model"))
+    return rows.set_index(["task", "id"])[["language", "label", "prediction"]]
+
+
+def collect(results: dict[str, Path], tasks: Sequence[str], n_boot: int = 2000) -> list[dict]:
+    """One row per arm: F1 per task on seen and zero-shot languages (test set when labelled, else calibration),
+    its delta against the first arm, the delta's 95% paired-bootstrap interval over the same rows, and the
+    all-positive F1 of those rows."""
+    reports, preds = {}, {}
     for name, work in results.items():
-        reports = json.loads((work / "report" / "reports.json").read_text())
-        which = "test" if "test" in reports else "calib"
-        report = reports[which]
+        every = json.loads((work / "report" / "reports.json").read_text())
+        which = "test" if "test" in every else "calib"
+        reports[name] = (which, every[which])
+        preds[name] = _predictions(work, which)
+    base = next(iter(results))
+    base_report = reports[base][1]
+    zero_shot = {t: set(base_report["tasks"].get(t, {}).get("zero_shot_languages", [])) for t in tasks}
+    rows = []
+    for name, (which, report) in reports.items():
+        pair = preds[base].join(preds[name]["prediction"].rename("arm_prediction"), how="inner").reset_index()
         row: dict = {"arm": name, "evaluated_on": which}
         for task in tasks:
-            for part in ("overall", "seen", "zero_shot"):
-                row[f"{task}_{part}_f1"] = _f1(report, task, part)
+            t_pair = pair[pair["task"] == task]
+            zs = t_pair["language"].isin(zero_shot[task])
+            for part, sub in (("overall", t_pair), ("seen", t_pair[~zs]), ("zero_shot", t_pair[zs])):
+                key = f"{task}_{part}"
+                f1, base_f1 = _f1(report, task, part), _f1(base_report, task, part)
+                comparable = f1 is not None and base_f1 is not None and len(sub) > 0
+                row[f"{key}_f1"] = f1
+                row[f"{key}_delta"] = round(f1 - base_f1, 4) if comparable else None
+                row[f"{key}_ci95"] = (
+                    [round(x, 4) for x in paired_bootstrap_f1_delta(sub["label"], sub["prediction"],
+                                                                   sub["arm_prediction"], n_boot)]
+                    if comparable
+                    else None
+                )  # fmt: skip
+                row[f"{key}_all_positive_f1"] = round(all_positive_f1(sub["label"]), 4) if len(sub) else None
         rows.append(row)
-    base = rows[0]
-    for row in rows:
-        for key in list(row):
-            if key.endswith("_f1"):
-                b, v = base.get(key), row[key]
-                row[key.replace("_f1", "_delta")] = round(v - b, 4) if v is not None and b is not None else None
     return rows
 
 
@@ -106,20 +142,28 @@ def write_table(rows: list[dict], out: Path, tasks: Sequence[str]) -> dict[str, 
     with (out / "ablation.csv").open("w", newline="") as fh:
         writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
         writer.writeheader()
-        writer.writerows(rows)
+        writer.writerows({k: " ".join(map(str, v)) if isinstance(v, list) else v for k, v in r.items()} for r in rows)
 
-    def cell(row: dict, task: str, part: str) -> str:
-        v, d = row[f"{task}_{part}_f1"], row[f"{task}_{part}_delta"]
-        return "-" if v is None else f"{v:.4f} ({d:+.4f})"
+    def cell(row: dict, key: str) -> str:
+        v, d, ci = (row[f"{key}_{k}"] for k in ("f1", "delta", "ci95"))
+        if v is None:
+            return "-"
+        if row is rows[0] or ci is None:
+            return f"{v:.4f}"
+        return f"{v:.4f} ({d:+.4f} [{ci[0]:+.3f}, {ci[1]:+.3f}])"
 
-    head = "| arm | " + " | ".join(f"{t} {p}" for t in tasks for p in ("overall", "seen", "zero-shot")) + " |"
-    lines = [head, "|" + "---|" * (1 + 3 * len(tasks))]
-    for row in rows:
-        lines.append(f"| {row['arm']} | " + " | ".join(cell(row, t, p) for t in tasks
-                                                        for p in ("overall", "seen", "zero_shot")) + " |")  # fmt: skip
+    keys = [f"{t}_{p}" for t in tasks for p in PARTS]
+    lines = [
+        "| arm | " + " | ".join(k.replace("_", " ").replace("zero shot", "zero-shot") for k in keys) + " |",
+        "|" + "---|" * (1 + len(keys)),
+        *(f"| {row['arm']} | " + " | ".join(cell(row, k) for k in keys) + " |" for row in rows),
+        "| *all-positive rule* | " + " | ".join(_num(rows[0][f"{k}_all_positive_f1"]) for k in keys) + " |",
+    ]
     md = (
         "# Ablation\n\nF1 of the positive class per arm (delta against the first arm), evaluated on "
-        f"the {rows[0]['evaluated_on']} set; same seeds everywhere, arms differ only by their training data.\n\n"
+        f"the {rows[0]['evaluated_on']} set, with the 95% paired-bootstrap interval of the delta in brackets: an "
+        "interval that contains 0 is a difference the evaluation set cannot tell from noise. Same seeds everywhere; "
+        "arms differ only by their training data. The all-positive rule (every row relevant) is the floor.\n\n"
         + "\n".join(lines)
         + "\n"
     )

@@ -12,7 +12,14 @@ import torch
 from ecomrel import languages
 from ecomrel.config import ConfigError, RecipeConfig, load_config
 from ecomrel.manifest import Manifest, fingerprint, is_current, run_stage
-from ecomrel.metrics import all_positive_f1, best_threshold, group_table, prf1, threshold_sweep
+from ecomrel.metrics import (
+    all_positive_f1,
+    best_threshold,
+    group_table,
+    paired_bootstrap_f1_delta,
+    prf1,
+    threshold_sweep,
+)
 from ecomrel.prompts import build_prompt, shared_prefix
 from ecomrel.schema import split_category_path, top_level
 from ecomrel.scoring import AnswerTokens, p_yes, two_logits
@@ -87,6 +94,22 @@ def test_best_threshold_maximises_f1_on_a_hand_made_example():
     assert t == 0.32 and f1 == pytest.approx(6 / 7)
     sweep = threshold_sweep(y, p, grid=[0.2, 0.32, 0.5, 0.75])
     assert sweep["f1"].idxmax() == 1
+
+
+def test_paired_bootstrap_interval_brackets_the_delta_and_shrinks_with_rows():
+    rng = np.random.default_rng(1)
+    y = rng.integers(0, 2, 400)
+    base = np.where(rng.random(400) < 0.7, y, 1 - y)  # ~70% right
+    same = paired_bootstrap_f1_delta(y, base, base)
+    assert same == (0.0, 0.0)  # identical predictions: zero on every resample
+    better = np.where(rng.random(400) < 0.5, y, base)  # strictly closer to the labels
+    lo, hi = paired_bootstrap_f1_delta(y, base, better)
+    delta = prf1(y, better)["f1"] - prf1(y, base)["f1"]
+    assert lo < delta < hi and lo > 0  # a large improvement on 400 rows is outside the noise
+    lo_small, hi_small = paired_bootstrap_f1_delta(y[:40], base[:40], better[:40])
+    assert hi_small - lo_small > 2 * (hi - lo)  # 10x fewer rows: a much wider interval
+    with pytest.raises(ValueError, match="equal"):
+        paired_bootstrap_f1_delta(y, base[:10], better)
 
 
 def test_group_table_prints_all_positive_beside_the_model():
