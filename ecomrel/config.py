@@ -272,6 +272,15 @@ class NegativesConfig(Section):
     )
     seed: int = Field(0, description="Sampling seed.")
 
+    @model_validator(mode="after")
+    def _rank_window(self) -> NegativesConfig:
+        if not self.range_min < self.range_max <= self.top_k:
+            raise ValueError(
+                f"need range_min < range_max <= top_k, got range_min={self.range_min}, "
+                f"range_max={self.range_max}, top_k={self.top_k}"
+            )
+        return self
+
 
 # ---------------------------------------------------------------------------------------------------------------
 # Serving (owned by serve/): the calibrated classifier as a Ray Serve app, read by ``serve.app.build_app``.

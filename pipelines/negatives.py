@@ -478,14 +478,6 @@ def _balance(labels: pd.Series, mined_rows: int) -> dict:
     return {"before": side(pos, neg), "after": side(pos, neg + mined_rows)}
 
 
-def _check_config(cfg: NegativesConfig) -> None:
-    if not cfg.range_min < cfg.range_max <= cfg.top_k:
-        raise ValueError(
-            f"negatives: need range_min < range_max <= top_k, got range_min={cfg.range_min}, "
-            f"range_max={cfg.range_max}, top_k={cfg.top_k}"
-        )
-
-
 @dataclass
 class MiningVectors:
     """Unit vectors of the texts mining needs: anchor queries (query prompt) and targets (passage prompt)."""
@@ -532,7 +524,6 @@ def mine_records(
 ) -> tuple[pa.Table, dict]:
     """Mine negatives for ``records`` (all splits; anchors are the positive training rows). ``vectors`` is None
     only for the random arm. Returns the mined rows (MINED_SCHEMA) and the report."""
-    _check_config(neg_cfg)
     if vectors is None and not neg_cfg.random_negatives:
         raise ValueError("negatives: semantic mining needs embeddings (recipe key 'embed')")
     report_tasks: dict[str, dict] = {}
@@ -589,7 +580,6 @@ def mine_negatives(
     only, MINED_SCHEMA) to ``out_dir/data/``. Rows of other splits are read to know every labelled positive and
     every existing pair. ``embed_cfg`` may be None only for the random arm. Returns the report: counts by kind and
     per task, label balance before/after, guard drops, index facts (recall@k when approximate)."""
-    _check_config(neg_cfg)
     if embed_cfg is None and not neg_cfg.random_negatives:
         raise ValueError("negatives: semantic mining needs an embed config (recipe key 'embed')")
     started = time.perf_counter()

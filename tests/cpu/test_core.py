@@ -140,6 +140,8 @@ def test_config_overrides_and_errors_name_the_field(tmp_path, monkeypatch):
         load_config(path, ["make_data.rowz=3"])
     with pytest.raises(ConfigError, match="make_data.rows"):
         load_config(path, ["make_data.rows=-1"])
+    with pytest.raises(ConfigError, match="negatives.*range_min < range_max <= top_k"):
+        load_config(path, ["negatives.top_k=10"])  # the hard-negative window [1, 20) no longer fits
     with pytest.raises(ConfigError, match="not found"):
         load_config(tmp_path / "missing.yaml")
 

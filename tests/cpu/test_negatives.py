@@ -475,8 +475,8 @@ def test_bad_input_and_config_errors(tmp_path, fixture_rows):
     pq.write_table(pa.Table.from_pandas(bad, preserve_index=False), tmp_path / "bad.parquet")
     with pytest.raises(ValueError, match=rf"bad\.parquet: row 5 \(id '{bad.at[5, 'id']}'\): field 'label'"):
         load_records(tmp_path / "bad.parquet")
-    with pytest.raises(ValueError, match="range_min < range_max <= top_k"):
-        mine_negatives(tmp_path / "bad.parquet", tmp_path / "o", None, NegativesConfig(range_max=30))
+    with pytest.raises(ValueError, match="range_min < range_max <= top_k, got range_min=1, range_max=30, top_k=20"):
+        NegativesConfig(range_max=30)
     with pytest.raises(ValueError, match="needs an embed config"):
         mine_negatives(tmp_path / "bad.parquet", tmp_path / "o", None, NegativesConfig())
 
