@@ -133,6 +133,7 @@ def train_stage(cfg: RecipeConfig, trainset: Path, out: Path, force: bool = Fals
             "tokens_per_s_per_worker": result.tokens_per_s_per_worker,
             "train_wall_time_s": result.wall_time_s,
             "resumed_from_step": result.resumed_from_step,
+            "workers": result.workers,
         }
 
     return run_stage("train", out, cfg.train.digest(), [trainset], body, force)

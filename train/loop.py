@@ -93,6 +93,21 @@ def _all_reduce_sum(t: torch.Tensor) -> list[float]:
     return t.tolist()
 
 
+def _worker_placement(rank: int, world: int) -> list[dict]:
+    """Where each rank ran (Ray node id, host), gathered from every worker: the run's record of its placement."""
+    import socket
+
+    import ray
+    import torch.distributed as dist
+
+    mine = {"rank": rank, "node_id": ray.get_runtime_context().get_node_id(), "host": socket.gethostname()}
+    if not (dist.is_available() and dist.is_initialized()):
+        return [mine]
+    every: list = [None] * world
+    dist.all_gather_object(every, mine)
+    return every
+
+
 def _probe(strategy: Strategy, rows: Rows, encoder: PromptEncoder, pad_id: int) -> dict[str, list]:
     """P(yes) of the in-training model (eval mode) on the first rows; every rank runs it (ZeRO-3 needs all)."""
     idx = np.arange(min(PROBE_ROWS, len(rows)))
@@ -206,4 +221,5 @@ def train_loop_per_worker(config: dict[str, Any]) -> None:
     probe = _probe(strategy, rows, encoder, pad_id)
     final = dict(state.history[-1]) if state.history else {"step": state.step}
     final["resumed_from_step"] = state.resumed_from_step
+    final["workers"] = _worker_placement(rank, world)
     _report(strategy, state, final, rank, probe=probe)

@@ -51,7 +51,8 @@ _OPERATIONAL_FIELDS = {"checkpoint_every_steps", "keep_checkpoints", "max_failur
 class TrainResult:
     """Summary of a finished run. Losses are the all-worker mean of a step; ``tokens_per_s_per_worker`` counts
     real (non-padding) prompt tokens over all steps but the first; ``wall_time_s`` is this call's ``fit()``;
-    ``resumed_from_step`` is the checkpoint step the last worker group started from (None: never resumed)."""
+    ``resumed_from_step`` is the checkpoint step the last worker group started from (None: never resumed);
+    ``workers`` is where each rank of the last worker group ran (rank, Ray node id, host)."""
 
     adapter_dir: Path
     steps: int
@@ -60,6 +61,7 @@ class TrainResult:
     tokens_per_s_per_worker: float
     wall_time_s: float
     resumed_from_step: int | None
+    workers: list[dict]
 
 
 def resume_key(cfg: TrainConfig, data_fingerprint: str) -> str:
@@ -165,6 +167,7 @@ def train_lora(
         tokens_per_s_per_worker=_throughput(history),
         wall_time_s=wall,
         resumed_from_step=state.resumed_from_step,
+        workers=result.metrics.get("workers", []),
     )
     log.info(
         "trained %d steps in %.1fs: loss %.4f -> %.4f, %.0f tokens/s/worker%s",

@@ -281,6 +281,9 @@ def test_zero3_worker_killed_resumes_and_loss_falls(zero3_run):
     _assert_learned(losses)
     assert result.first_loss == losses[0] and result.final_loss == losses[-1]
     assert result.tokens_per_s_per_worker > 0 and result.wall_time_s > 0
+    # every rank of the resumed worker group says where it ran: here, both on the one local node
+    assert [w["rank"] for w in result.workers] == [0, 1]
+    assert {w["node_id"] for w in result.workers} == {ray.get_runtime_context().get_node_id()}
 
 
 def test_zero3_adapter_reloads_with_the_same_scores(zero3_run):
