@@ -347,13 +347,27 @@ def test_seq2seq_language_code_conventions():
         LanguageCodes.detect({"hola": 1}, "t5", "some/t5")
 
 
+def _first_input_tokens(model_dir, source: str, target: str) -> tuple[str, list[int]]:
+    """Translate three queries with the Seq2SeqTranslator at ``model_dir``; return the convention it detected and
+    the first input token id of every row the model was given."""
+    import torch
+
+    from pipelines.translators import Seq2SeqTranslator
+
+    translator = Seq2SeqTranslator(str(model_dir), max_new_tokens=4, batch_size=2)
+    seen = []
+    generate = translator.model.generate
+    translator.model.generate = lambda **kw: seen.append(kw["input_ids"]) or generate(**kw)
+    out = translator.translate(QUERIES[:3], source, target)
+    assert len(out) == 3 and all(isinstance(o, str) for o in out)
+    return translator.codes.convention, torch.cat([ids[:, 0] for ids in seen]).tolist()
+
+
 def test_seq2seq_translator_puts_the_madlad_tag_first(tmp_path):
     """A tiny random T5 with MADLAD-style '<2xx>' tokens: the input must start with the target tag."""
     import torch
     from tokenizers import Tokenizer, models, pre_tokenizers, trainers
     from transformers import PreTrainedTokenizerFast, T5Config, T5ForConditionalGeneration
-
-    from pipelines.translators import Seq2SeqTranslator
 
     tags = [f"<2{c}>" for c in ("en", "es", "de", "it")]
     raw = Tokenizer(models.WordLevel(unk_token="<unk>"))
@@ -367,14 +381,42 @@ def test_seq2seq_translator_puts_the_madlad_tag_first(tmp_path):
     T5ForConditionalGeneration(cfg).save_pretrained(tmp_path)
     tok.save_pretrained(tmp_path)
 
-    translator = Seq2SeqTranslator(str(tmp_path), max_new_tokens=4, batch_size=2)
-    seen = []
-    generate = translator.model.generate
-    translator.model.generate = lambda **kw: seen.append(kw["input_ids"]) or generate(**kw)
-    out = translator.translate(QUERIES[:3], "es", "de")
-    assert translator.codes.convention == "madlad" and len(out) == 3 and all(isinstance(o, str) for o in out)
-    first = torch.cat([ids[:, 0] for ids in seen])
-    assert first.tolist() == [tok.convert_tokens_to_ids("<2de>")] * 3
+    convention, first = _first_input_tokens(tmp_path, "es", "de")
+    assert convention == "madlad" and first == [tok.convert_tokens_to_ids("<2de>")] * 3
+
+
+def test_seq2seq_translator_puts_the_opus_mt_tag_first(tmp_path):
+    """A tiny random multi-target OPUS-MT (Marian, sentencepiece vocabulary with '>>deu<<'-style tags, as
+    opus-mt-es-mul ships): the input must start with the target tag, found under its ISO 639-3 code."""
+    import io
+
+    import sentencepiece as spm
+    import torch
+    from transformers import MarianConfig, MarianMTModel, MarianTokenizer
+
+    spm_model = io.BytesIO()
+    spm.SentencePieceTrainer.train(
+        sentence_iterator=iter(QUERIES), model_writer=spm_model, vocab_size=200, hard_vocab_limit=False,
+        user_defined_symbols=[">>deu<<", ">>ita<<"], pad_id=-1, minloglevel=2,
+    )  # fmt: skip
+    for name in ("source.spm", "target.spm"):
+        (tmp_path / name).write_bytes(spm_model.getvalue())
+    sp = spm.SentencePieceProcessor(model_proto=spm_model.getvalue())
+    vocab = {sp.id_to_piece(i): i for i in range(sp.get_piece_size())}
+    vocab["<pad>"] = len(vocab)
+    (tmp_path / "vocab.json").write_text(json.dumps(vocab))
+    tok = MarianTokenizer(str(tmp_path / "source.spm"), str(tmp_path / "target.spm"), str(tmp_path / "vocab.json"))
+    cfg = MarianConfig(
+        vocab_size=len(vocab), d_model=16, encoder_layers=1, decoder_layers=1, encoder_attention_heads=2,
+        decoder_attention_heads=2, encoder_ffn_dim=32, decoder_ffn_dim=32, max_position_embeddings=64,
+        pad_token_id=vocab["<pad>"], decoder_start_token_id=vocab["<pad>"], eos_token_id=vocab["</s>"],
+    )  # fmt: skip
+    torch.manual_seed(0)
+    MarianMTModel(cfg).save_pretrained(tmp_path)
+    tok.save_pretrained(tmp_path)
+
+    convention, first = _first_input_tokens(tmp_path, "es", "it")
+    assert convention == "marian" and first == [vocab[">>ita<<"]] * 3
 
 
 # --------------------------------------------------------------------------------------------------- gate
