@@ -144,12 +144,16 @@ def cluster() -> Iterator[Cluster]:
     )
     gcs_port, dashboard_port = _free_port(), _free_port()
     head_ports = _node_ports()
-    common = ["--block", "--node-ip-address", "127.0.0.1", "--num-cpus", "1", "--temp-dir", str(root / "ray")]
+    common = ["--block", "--node-ip-address", "127.0.0.1", "--num-cpus", "1"]
     common += ["--object-store-memory", str(100 * 2**20), "--min-worker-port", "0", "--max-worker-port", "0"]
     head_cmd = [str(BIN / "ray"), "start", "--head", "--port", str(gcs_port), "--dashboard-port", str(dashboard_port)]
     head_cmd += ["--ray-client-server-port", str(_free_port()), "--include-dashboard", "true", *common, *head_ports]
+    head_cmd += ["--temp-dir", str(root / "ray")]
     worker_cmd = [str(BIN / "ray"), "start", "--address", f"127.0.0.1:{gcs_port}", "--resources", '{"node_b": 1}']
-    worker_cmd += [*common, *_node_ports()]
+    # A temp dir of its own, as on a separate machine: each node's runtime-env agent re-extracts the job's working
+    # dir into <temp dir>/session_*/runtime_resources (overwrite=True), so a shared one would be deleted and
+    # rewritten under the other node's running processes.
+    worker_cmd += [*common, *_node_ports(), "--temp-dir", str(root / "ray-b")]
 
     c = Cluster(
         root=root,
