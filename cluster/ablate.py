@@ -18,6 +18,7 @@ import yaml
 
 from ecomrel.artifacts import Thresholds
 from ecomrel.config import RecipeConfig, apply_overrides, config_from_overrides
+from ecomrel.manifest import MANIFEST, read_manifest
 from ecomrel.metrics import all_positive_f1, paired_bootstrap_f1_delta
 from ecomrel.records import read_records
 
@@ -94,6 +95,19 @@ def _predictions(work: Path, which: str) -> pd.DataFrame:
     return rows.set_index(["task", "id"])[["language", "label", "prediction"]]
 
 
+def _training_rows(work: Path) -> dict:
+    """What an arm trained on: rows by source, and the rows self-validation flagged (None when it was off)."""
+    sources = read_manifest(work / "trainset").extra["rows_by_source"]
+    selfval = work / "selfval"
+    flagged = read_manifest(selfval).extra["counts"]["flagged_rows"] if (selfval / MANIFEST).is_file() else None
+    train = read_manifest(work / "train")
+    return {
+        "train_rows": train.input_rows,
+        "rows_by_source": " ".join(f"{k}={v}" for k, v in sorted(sources.items())),
+        "selfval_flagged": flagged,
+    }
+
+
 def collect(results: dict[str, Path], tasks: Sequence[str], n_boot: int = 2000) -> list[dict]:
     """One row per arm: F1 per task on seen and zero-shot languages (test set when labelled, else calibration),
     its delta against the first arm, the delta's 95% paired-bootstrap interval over the same rows, and the
@@ -110,7 +124,7 @@ def collect(results: dict[str, Path], tasks: Sequence[str], n_boot: int = 2000) 
     rows = []
     for name, (which, report) in reports.items():
         pair = preds[base].join(preds[name]["prediction"].rename("arm_prediction"), how="inner").reset_index()
-        row: dict = {"arm": name, "evaluated_on": which}
+        row: dict = {"arm": name, "evaluated_on": which, **_training_rows(results[name])}
         for task in tasks:
             t_pair = pair[pair["task"] == task]
             zs = t_pair["language"].isin(zero_shot[task])
@@ -159,12 +173,23 @@ def write_table(rows: list[dict], out: Path, tasks: Sequence[str]) -> dict[str, 
         *(f"| {row['arm']} | " + " | ".join(cell(row, k) for k in keys) + " |" for row in rows),
         "| *all-positive rule* | " + " | ".join(_num(rows[0][f"{k}_all_positive_f1"]) for k in keys) + " |",
     ]
+    data = [
+        "| arm | training rows | by source | flagged by self-validation |",
+        "|---|---|---|---|",
+        *(
+            f"| {r['arm']} | {r['train_rows']} | {r['rows_by_source']} | "
+            f"{'-' if r['selfval_flagged'] is None else r['selfval_flagged']} |"
+            for r in rows
+        ),
+    ]
     md = (
         "# Ablation\n\nF1 of the positive class per arm (delta against the first arm), evaluated on "
         f"the {rows[0]['evaluated_on']} set, with the 95% paired-bootstrap interval of the delta in brackets: an "
         "interval that contains 0 is a difference the evaluation set cannot tell from noise. Same seeds everywhere; "
         "arms differ only by their training data. The all-positive rule (every row relevant) is the floor.\n\n"
         + "\n".join(lines)
+        + "\n\n## What each arm trained on\n\n"
+        + "\n".join(data)
         + "\n"
     )
     (out / "ablation.md").write_text(md)

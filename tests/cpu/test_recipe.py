@@ -91,20 +91,22 @@ def test_ablation_shares_stages_and_second_run_is_a_no_op(ray_local, tmp_path, t
     files = run_ablation(config, arms)
     table = files["md"].read_text()
     assert "| baseline |" in table and "| +random_negatives |" in table and "| *all-positive rule* |" in table
-    with files["csv"].open() as fh:
-        base_row, arm_row = list(csv.DictReader(fh))
-    for task in ("QC", "QI"):
-        assert base_row[f"{task}_overall_delta"] == "0.0" and base_row[f"{task}_overall_ci95"] == "0.0 0.0"
-        lo, hi = map(float, arm_row[f"{task}_overall_ci95"].split())
-        delta = float(arm_row[f"{task}_overall_delta"])
-        assert lo <= hi and lo - 0.05 <= delta <= hi + 0.05, (task, lo, delta, hi)
-        assert 0.5 < float(arm_row[f"{task}_overall_all_positive_f1"]) < 1.0
     run = tmp_path / "runs" / "t"
     assert (run / "arms" / "baseline" / "model" / "thresholds.json").is_file()
     base_set = read_manifest(run / "arms" / "baseline" / "trainset")
     neg_set = read_manifest(run / "arms" / "+random_negatives" / "trainset")
     assert "random_negative" not in base_set.extra["rows_by_source"]
     assert neg_set.output_rows > base_set.output_rows
+    with files["csv"].open() as fh:
+        base_row, arm_row = list(csv.DictReader(fh))
+    assert int(arm_row["train_rows"]) == neg_set.output_rows > int(base_row["train_rows"]) == base_set.output_rows
+    assert "random_negative=" in arm_row["rows_by_source"] and base_row["selfval_flagged"] == ""  # self-val off
+    for task in ("QC", "QI"):
+        assert base_row[f"{task}_overall_delta"] == "0.0" and base_row[f"{task}_overall_ci95"] == "0.0 0.0"
+        lo, hi = map(float, arm_row[f"{task}_overall_ci95"].split())
+        delta = float(arm_row[f"{task}_overall_delta"])
+        assert lo <= delta <= hi, (task, lo, delta, hi)
+        assert 0.5 < float(arm_row[f"{task}_overall_all_positive_f1"]) < 1.0
 
     run_ablation(config, arms)  # again: every stage of every arm is current
     for arm in arms:
