@@ -197,6 +197,11 @@ def augmentation_sections(augment: list[Path], trainset: Path, selfval: Path | N
         rep = sv["report"]
         text = [
             f"Method {rep['method']}, confidence {rep['confidence']}; counts: {sv['counts']}",
+            f"\nSkill gate (flags applied only where the initial models' ROC-AUC >= {rep.get('min_auc')}): "
+            + ", ".join(
+                f"{task} AUC {g['auc']} {'passed' if g['passed'] else 'failed'} ({g['flagged_before_gate']} flagged)"
+                for task, g in rep.get("skill", {}).items()
+            ),
             f"\nFlagged by source: {rep.get('by_source')}",
             f"\nFlagged by language: {rep.get('by_language')}",
             f"\nFlagged by label: {rep.get('by_label')}",

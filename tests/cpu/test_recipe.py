@@ -76,7 +76,8 @@ def test_recipe_runs_every_stage_and_resumes(ray_local, tmp_path, tiny_model):
     reports = json.loads((run / "report" / "reports.json").read_text())
     assert set(reports) == {"calib", "test"}
     md = (run / "report" / "test" / "report.md").read_text()
-    assert "Mined negatives by kind" in md and "Self-validation" in md
+    assert "Mined negatives by kind" in md and "Self-validation" in md and "Skill gate" in md
+    assert set(selfval.extra["report"]["skill"]) == {"QC", "QI"}  # the gate's verdict per task is on record
 
     again = run_recipe(cfg)
     assert not any(s["ran"] for s in again.stages.values()), again.stages

@@ -38,6 +38,7 @@ from pipelines.selfval import (
     in_sample_scores,
     oof_scores,
     self_validate,
+    skill_gate,
     sweep_report,
 )
 from pipelines.synthetic import make_data, noise_ids
@@ -404,6 +405,43 @@ def test_self_validate_end_to_end_cleanlab_relabel(synthetic):
     assert noise_scores["precision"] >= 0.6 and noise_scores["recall"] >= 0.7
     assert set(result.sweep["method"]) == {"oof", "cleanlab"}
     assert _row(result.sweep, "cleanlab", None)["precision"] == pytest.approx(noise_scores["precision"])
+
+
+def test_skill_gate_keeps_a_learned_tasks_flags_and_clears_a_chance_level_one(synthetic, flagged):
+    """OOF scores of a model that learned both tasks pass; the same flags on scores that only know the prior
+    (P(yes) >= 0.8 for every QC row, whatever the row) are cleared for QC, and the report says why."""
+    train, flags = flagged
+    kept, report = skill_gate(flags, min_auc=0.65)
+    # measured: QC 0.70, QI 0.87 (the labels carry 10% flips, which cap the AUC any model can reach)
+    assert report["QC"]["auc"] > 0.68 and report["QI"]["auc"] > 0.85 and report["QC"]["passed"], report
+    assert kept["flagged"].equals(flags["flagged"])
+
+    rng = np.random.default_rng(0)
+    prior_only = flags.copy()
+    qc = prior_only["task"] == "QC"
+    prior_only.loc[qc, "p_yes"] = rng.uniform(0.8, 0.95, qc.sum())  # confident, and blind to the row
+    prior_only = flag(train.assign(p_yes=prior_only["p_yes"]), "oof", 0.8)
+    n_qc_negatives = int(((train["task"] == "QC") & (train["label"] == 0)).sum())
+    assert int(prior_only.loc[qc, "flagged"].sum()) == n_qc_negatives  # ungated: every QC negative
+    gated, report = skill_gate(prior_only, min_auc=0.65)
+    assert abs(report["QC"]["auc"] - 0.5) < 0.05 and not report["QC"]["passed"]
+    assert report["QC"]["flagged_before_gate"] == n_qc_negatives
+    assert not gated.loc[qc, "flagged"].any() and gated.loc[qc, "reason"].isna().all()
+    assert gated.loc[~qc, "flagged"].equals(prior_only.loc[~qc, "flagged"]) and report["QI"]["passed"]
+    assert skill_gate(prior_only, min_auc=0.0)[0]["flagged"].equals(prior_only["flagged"])  # 0: gate off
+
+
+def test_self_validate_applies_the_gate_and_reports_it(synthetic):
+    train, _, noise = synthetic
+    qc = train[train["task"] == "QC"].reset_index(drop=True)
+
+    def chance(fit_rows: pd.DataFrame, heldout: pd.DataFrame) -> np.ndarray:
+        return np.random.default_rng(len(fit_rows)).uniform(0.0, 1.0, len(heldout))
+
+    result = self_validate(qc, SelfValConfig(enabled=True, folds=2), chance, noise)
+    assert result.report["skill"]["QC"]["flagged_before_gate"] > 0 and not result.report["skill"]["QC"]["passed"]
+    assert result.counts["flagged_rows"] == result.counts["removed_rows"] == 0 and len(result.kept) == len(qc)
+    assert result.sweep["flagged"].max() > 0  # the sweep still shows what the rules would have flagged
 
 
 def _dev_f1(train: pd.DataFrame, dev: pd.DataFrame) -> dict[str, float]:
