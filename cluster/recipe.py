@@ -116,9 +116,16 @@ def _stages(cfg: RecipeConfig, run: Path, work: Path, runlog: RunLog, force: boo
         runlog.record("translate", *stages.translate_stage(cfg, run / "ingest", run / "audit", out, force))
         augment.append(out)
     if cfg.negatives.enabled:
-        kind = "random" if cfg.negatives.random_negatives else "semantic"
-        out = run / f"negatives-{kind}-{cfg.negatives.digest()[:8]}"
-        runlog.record("negatives", *stages.negatives_stage(cfg, run / "ingest", out, force))
+        neg, semantic = cfg.negatives, None
+        if neg.random_negatives and cfg.embed is not None:
+            # Random negatives compare with retrieval at the same count: mine (or reuse) the semantic run first.
+            sem_cfg = neg.model_copy(update={"random_negatives": False})
+            semantic = run / f"negatives-semantic-{sem_cfg.digest()[:8]}"
+            runlog.record("negatives", *stages.negatives_stage(cfg, sem_cfg, run / "ingest", semantic, None, force))
+        kind = "random" if neg.random_negatives else "semantic"
+        out = run / f"negatives-{kind}-{neg.digest()[:8]}"
+        name = "random_negatives" if neg.random_negatives else "negatives"
+        runlog.record(name, *stages.negatives_stage(cfg, neg, run / "ingest", out, semantic, force))
         augment.append(out)
 
     # 6. The training set: original rows plus augmentation.

@@ -16,7 +16,7 @@ from pathlib import Path
 import pandas as pd
 
 from ecomrel.artifacts import THRESHOLDS_FILE, Thresholds
-from ecomrel.config import IngestConfig, MakeDataConfig, RecipeConfig
+from ecomrel.config import IngestConfig, MakeDataConfig, NegativesConfig, RecipeConfig
 from ecomrel.manifest import Manifest, read_manifest, run_stage
 from ecomrel.records import read_records, write_records
 from ecomrel.schema import QUERY_FIELD, TARGET_FIELD, UNLABELED, Split, Task
@@ -274,18 +274,27 @@ def translate_stage(cfg: RecipeConfig, ingested: Path, audit: Path, out: Path, f
     return run_stage("translate", out, digest, [ingested, audit], body, force)
 
 
-def negatives_stage(cfg: RecipeConfig, ingested: Path, out: Path, force: bool = False) -> Stage:
-    """Semantic hard + easy negatives (or, for the ablation arm, as many random ones)."""
+def negatives_stage(
+    cfg: RecipeConfig,
+    neg_cfg: NegativesConfig,
+    ingested: Path,
+    out: Path,
+    match_from: Path | None = None,
+    force: bool = False,
+) -> Stage:
+    """Semantic hard + easy negatives, or random ones (the ablation arm; with ``match_from``, a semantic run's
+    output, as many per anchor as it has)."""
     from pipelines.negatives import mine_negatives
 
     def body(m: Manifest) -> None:
-        report = mine_negatives(ingested, out, cfg.embed, cfg.negatives)
+        report = mine_negatives(ingested, out, cfg.embed, neg_cfg, match_from=match_from)
         m.input_rows = sum(t["anchors"] for t in report["tasks"].values())  # positive training rows (anchors)
         m.output_rows = report["output_rows"]
         m.extra = report
 
-    embed = cfg.embed.digest() if cfg.embed and not cfg.negatives.random_negatives else ""
-    return run_stage("negatives", out, f"{cfg.negatives.digest()}-{embed}", [ingested], body, force)
+    embed = cfg.embed.digest() if cfg.embed and not neg_cfg.random_negatives else ""
+    inputs = [ingested] if match_from is None else [ingested, match_from]
+    return run_stage("negatives", out, f"{neg_cfg.digest()}-{embed}", inputs, body, force)
 
 
 def selfval_stage(cfg: RecipeConfig, trainset: Path, out: Path, noise_from: Path | None, force: bool = False) -> Stage:

@@ -268,7 +268,9 @@ class NegativesConfig(Section):
         1000, ge=1, description="Approximate index: queries sampled to measure recall@top_k against exact search."
     )
     random_negatives: bool = Field(
-        False, description="Ablation: draw the same number of negatives uniformly at random instead."
+        False,
+        description="Ablation: draw negatives uniformly at random instead; with an `embed` section the recipe first "
+        "mines (or reuses) the semantic run and draws exactly as many per anchor as it produced.",
     )
     seed: int = Field(0, description="Sampling seed.")
 

@@ -30,8 +30,10 @@ from the top level of every known positive of the query; for QI, whose item titl
 is outside the query's retrieved ``top_k`` *and* below the same guard threshold (the data has no item->category
 link, so "far in embedding space" stands in for "other top-level category").
 
-**Random negatives** (``random_negatives=True``, the ablation arm) are the same number of targets drawn uniformly
-from the task's training targets, minus known positives and existing pairs; nothing is embedded.
+**Random negatives** (``random_negatives=True``, the ablation arm) are targets drawn uniformly from the task's
+training targets, minus known positives and existing pairs; nothing is embedded. Given a semantic run's output
+(``match_from``) each anchor gets exactly as many as semantic mining gave it, so the arm compares retrieval with
+chance at the same count (the recipe does this whenever an embedder is configured); without one, the config's rate.
 
 Candidates are always *training* targets: dev/test rows only tell which pairs are positive or already exist.
 Each anchor (positive training row) gets floor or ceil of ``negatives_per_positive`` negatives, ``hard_fraction``
@@ -52,7 +54,7 @@ import logging
 import math
 import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -325,11 +327,17 @@ def _mine_task(
     rng: np.random.Generator,
     q_vec: dict[str, np.ndarray] | None,
     t_vec: dict[str, np.ndarray] | None,
+    match: Mapping[str, int] | None = None,
 ) -> tuple[_Mined, dict]:
-    """Mine one task. ``q_vec`` / ``t_vec`` map texts to unit vectors (None for the random arm)."""
+    """Mine one task. ``q_vec`` / ``t_vec`` map texts to unit vectors (None for the random arm). ``match`` (random
+    arm only): anchor id -> negatives to draw for it, instead of the config's rate."""
     mined = _Mined()
     facts: dict = {}
     total, hard_quota, easy_quota = _allocate(len(ti.anchors), cfg, rng)
+    if match is not None:
+        hard_quota = np.array([match.get(a["id"], 0) for a in ti.anchors], dtype=np.int64)
+        easy_quota = np.zeros_like(hard_quota)
+        total = int(hard_quota.sum())
     by_query: dict[str, list[int]] = {}
     for i, q in enumerate(a["query"] for a in ti.anchors):
         by_query.setdefault(q, []).append(i)
@@ -520,18 +528,24 @@ def _all_task_inputs(records: pd.DataFrame) -> list[_TaskInput]:
 
 
 def mine_records(
-    records: pd.DataFrame, neg_cfg: NegativesConfig, vectors: MiningVectors | None
+    records: pd.DataFrame,
+    neg_cfg: NegativesConfig,
+    vectors: MiningVectors | None,
+    match: Mapping[str, Mapping[str, int]] | None = None,
 ) -> tuple[pa.Table, dict]:
     """Mine negatives for ``records`` (all splits; anchors are the positive training rows). ``vectors`` is None
-    only for the random arm. Returns the mined rows (MINED_SCHEMA) and the report."""
+    only for the random arm; ``match`` (random arm only) is task -> anchor id -> how many to draw for that anchor
+    (see :func:`matched_counts`). Returns the mined rows (MINED_SCHEMA) and the report."""
     if vectors is None and not neg_cfg.random_negatives:
         raise ValueError("negatives: semantic mining needs embeddings (recipe key 'embed')")
+    if match is not None and not neg_cfg.random_negatives:
+        raise ValueError("negatives: only the random arm draws counts matched to another run")
     report_tasks: dict[str, dict] = {}
     rows: list[dict] = []
     for task_no, ti in enumerate(_all_task_inputs(records)):
         rng = np.random.default_rng([neg_cfg.seed, task_no])
         q_vec, t_vec = (None, None) if neg_cfg.random_negatives else (vectors.queries, vectors.targets)
-        mined, facts = _mine_task(ti, neg_cfg, rng, q_vec, t_vec)
+        mined, facts = _mine_task(ti, neg_cfg, rng, q_vec, t_vec, None if match is None else match.get(ti.task, {}))
         counts = {s.value: 0 for s in _ID_SUFFIX}
         for r in mined.rows:
             counts[r["source"]] += 1
@@ -569,23 +583,45 @@ def mine_records(
     return pa.Table.from_pylist(rows, schema=MINED_SCHEMA), report
 
 
+def matched_counts(semantic_dir: Path) -> dict[str, dict[str, int]]:
+    """task -> anchor id -> negatives that semantic mining produced for it, from a semantic run's output: the
+    random arm draws exactly these, so "retrieval vs random" compares the same number of negatives per anchor."""
+    path = Path(semantic_dir) / DATA_DIR
+    mined = read_records(path)
+    bad = mined[~mined["source"].isin([Source.HARD_NEGATIVE.value, Source.EASY_NEGATIVE.value])]
+    if len(bad):
+        raise ValueError(
+            f"{path}: row id {bad.iloc[0]['id']!r} has source {bad.iloc[0]['source']!r}; a random arm can only "
+            "match the counts of a semantic run (hard/easy negatives)"
+        )
+    counts = mined.groupby(["task", "parent_id"]).size()
+    out: dict[str, dict[str, int]] = {}
+    for (task, anchor), n in counts.items():
+        out.setdefault(str(task), {})[str(anchor)] = int(n)
+    return out
+
+
 def mine_negatives(
     train_dir: Path,
     out_dir: Path,
     embed_cfg: EmbedConfig | None,
     neg_cfg: NegativesConfig,
     embedder_cls: type[Embedder] = Embedder,
+    match_from: Path | None = None,
 ) -> dict:
     """Mine label-0 pairs for the training rows of the ingested dataset in ``train_dir`` and write them (mined rows
     only, MINED_SCHEMA) to ``out_dir/data/``. Rows of other splits are read to know every labelled positive and
-    every existing pair. ``embed_cfg`` may be None only for the random arm. Returns the report: counts by kind and
-    per task, label balance before/after, guard drops, index facts (recall@k when approximate)."""
+    every existing pair. ``embed_cfg`` may be None only for the random arm; ``match_from`` (random arm only) is a
+    semantic run's output folder whose per-anchor counts the random draw matches. Returns the report: counts by
+    kind and per task, label balance before/after, guard drops, index facts (recall@k when approximate)."""
     if embed_cfg is None and not neg_cfg.random_negatives:
         raise ValueError("negatives: semantic mining needs an embed config (recipe key 'embed')")
     started = time.perf_counter()
     records = load_records(Path(train_dir))
     vectors = None if neg_cfg.random_negatives else embed_for_mining(records, embed_cfg, embedder_cls)
-    table, report = mine_records(records, neg_cfg, vectors)
+    match = matched_counts(match_from) if match_from is not None else None
+    table, report = mine_records(records, neg_cfg, vectors, match)
+    report["matched_to"] = None if match_from is None else str(match_from)
     # Written here rather than with ecomrel.records.write_records so that rank/similarity keep their types even
     # when every value is null (easy and random negatives).
     data_dir = Path(out_dir) / DATA_DIR

@@ -429,6 +429,28 @@ def test_counts_follow_knobs_and_random_arm_matches(fixture_rows, vectors, train
     assert half["tasks"]["QC"]["counts"] == {"easy_negative": round(report["tasks"]["QC"]["anchors"] / 2)}
 
 
+def test_random_arm_matched_to_a_semantic_run_draws_its_counts_per_anchor(fixture_rows, vectors, train_dir, tmp_path):
+    """A narrow rank window leaves semantic mining short of the config's rate; the matched random arm draws what
+    semantic mining actually produced, anchor by anchor, not the rate."""
+    cfg = NegativesConfig(negatives_per_positive=2, hard_fraction=1.0, top_k=3, range_max=3)
+    table, report = mine_records(fixture_rows, cfg, vectors)
+    assert sum(t["shortfall"] for t in report["tasks"].values()) > 0  # else matching would prove nothing
+    semantic = tmp_path / "semantic"
+    (semantic / "data").mkdir(parents=True)
+    pq.write_table(table, semantic / "data" / "mined.parquet")
+
+    random_cfg = cfg.model_copy(update={"random_negatives": True})
+    rand = mine_negatives(train_dir, tmp_path / "r", None, random_cfg, match_from=semantic)
+    mined = _read_mined(tmp_path / "r")
+    per_anchor = mined.groupby(["task", "parent_id"]).size()
+    assert per_anchor.to_dict() == table.to_pandas().groupby(["task", "parent_id"]).size().to_dict()
+    assert rand["output_rows"] == table.num_rows and rand["matched_to"] == str(semantic)
+    with pytest.raises(ValueError, match="only the random arm"):
+        mine_records(fixture_rows, cfg, vectors, match={"QC": {}})
+    with pytest.raises(ValueError, match="can only match the counts of a semantic run"):
+        mine_negatives(train_dir, tmp_path / "y", None, random_cfg, match_from=tmp_path / "r")
+
+
 # ---------------------------------------------------------------------------------------------------------- faiss
 
 

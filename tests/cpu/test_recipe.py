@@ -44,7 +44,7 @@ def test_recipe_runs_every_stage_and_resumes(ray_local, tmp_path, tiny_model):
         "ingest",
         "audit",
         "split",
-        "negatives",
+        "random_negatives",  # no embedder in this config: nothing to match, the config's rate
         "trainset",
         "selfval",
         "train",
