@@ -110,6 +110,12 @@ def test_paired_bootstrap_interval_brackets_the_delta_and_shrinks_with_rows():
     assert hi_small - lo_small > 2 * (hi - lo)  # 10x fewer rows: a much wider interval
     with pytest.raises(ValueError, match="equal"):
         paired_bootstrap_f1_delta(y, base[:10], better)
+    with pytest.raises(ValueError, match="0 or 1"):
+        paired_bootstrap_f1_delta(y, base, better * 2)
+    # the cell-count draw is the row resample in distribution: same interval as resampling rows, to sampling error
+    idx = np.random.default_rng(7).integers(0, len(y), size=(4000, len(y)))
+    rows = [prf1(y[i], better[i])["f1"] - prf1(y[i], base[i])["f1"] for i in idx]
+    assert (lo, hi) == pytest.approx(tuple(np.quantile(rows, [0.025, 0.975])), abs=0.01)
 
 
 def test_group_table_prints_all_positive_beside_the_model():
