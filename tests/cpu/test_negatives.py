@@ -24,6 +24,7 @@ from pipelines.embed import Embedder, embed_texts, resolve_prompt
 from pipelines.negatives import (
     MINED_SCHEMA,
     MiningVectors,
+    _build_index_factory,
     build_index,
     embed_for_mining,
     exact_search,
@@ -478,6 +479,45 @@ def test_ann_recall_on_synthetic_vectors():
     # Small corpora cap the IVF list count at n/39 so training still works.
     _, info = build_index(corpus[:200], NegativesConfig(index="ivf", ivf_nlist=1024))
     assert info["nlist"] == 5 and info["nprobe"] == 5
+
+
+@pytest.mark.parametrize(
+    "knobs",
+    [
+        {"index": "flat"},
+        {"index": "ivf", "ivf_nlist": 32, "ivf_nprobe": 4},
+        {"index": "ivf", "ivf_nlist": 1024, "ivf_nprobe": 2048},  # both capped: nlist n/39, nprobe nlist
+        {"index": "hnsw", "hnsw_m": 16, "hnsw_ef_search": 32, "hnsw_ef_construction": 40},
+    ],
+)
+def test_index_factory_matches_hand_built_index(knobs):
+    """The index_factory build returns exactly the hand-built index's neighbours and similarities (same faiss
+    classes, k-means seed and HNSW level seed; HNSW built on one thread so insertion order is fixed)."""
+    import faiss
+
+    rng = np.random.default_rng(7)
+    centers = rng.normal(size=(40, 32))
+    corpus = centers[rng.integers(0, 40, 3000)] + rng.normal(size=(3000, 32))
+    queries = centers[rng.integers(0, 40, 150)] + rng.normal(size=(150, 32))
+    corpus = (corpus / np.linalg.norm(corpus, axis=1, keepdims=True)).astype(np.float32)
+    queries = (queries / np.linalg.norm(queries, axis=1, keepdims=True)).astype(np.float32)
+    cfg = NegativesConfig(**knobs)
+    threads = faiss.omp_get_max_threads()
+    faiss.omp_set_num_threads(1)
+    try:
+        old, old_info = build_index(corpus, cfg)
+        new, new_info = _build_index_factory(corpus, cfg)
+    finally:
+        faiss.omp_set_num_threads(threads)
+    assert {k: v for k, v in new_info.items() if k != "build_s"} == {
+        k: v for k, v in old_info.items() if k != "build_s"
+    }
+    assert list(new_info) == list(old_info)
+    assert new.metric_type == old.metric_type == faiss.METRIC_INNER_PRODUCT and new.ntotal == old.ntotal
+    old_sims, old_ids = old.search(queries, 20)
+    new_sims, new_ids = new.search(queries, 20)
+    np.testing.assert_array_equal(new_ids, old_ids)
+    np.testing.assert_array_equal(new_sims, old_sims)
 
 
 def test_guard_thresholds_match_sentence_transformers():
