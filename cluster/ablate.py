@@ -87,8 +87,8 @@ def _num(x: float | None) -> str:
 
 def _predictions(work: Path, which: str) -> pd.DataFrame:
     """An arm's labelled evaluation rows with its thresholds applied: (task, id) -> language, label, prediction."""
-    from train.calibrate import labelled
-    from train.report import predict
+    from evaluation.calibrate import labelled
+    from evaluation.report import predict
 
     scored = labelled(read_records(work / f"score_{which}"))
     rows = predict(scored, Thresholds.load(work / "model"))

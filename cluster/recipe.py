@@ -226,7 +226,7 @@ def augmentation_sections(augment: list[Path], trainset: Path, selfval: Path | N
 
 
 def print_results(work: Path) -> None:
-    from train.report import format_f1_table
+    from evaluation.report import format_f1_table
 
     reports = json.loads((work / "report" / "reports.json").read_text())
     for name, report in reports.items():

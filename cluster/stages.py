@@ -159,7 +159,7 @@ def calibrate_stage(
     cfg: RecipeConfig, scored: Path, split: Path, trained: Path, out: Path, force: bool = False
 ) -> Stage:
     """The served model: ``adapter/`` (copied from training) + ``thresholds.json`` tuned on the calib set."""
-    from train.calibrate import calibrate
+    from evaluation.calibrate import calibrate
 
     def body(m: Manifest) -> None:
         adapter = out / "adapter"
@@ -229,8 +229,8 @@ def report_stage(
 ) -> Stage:
     """Evaluation report on the calibration set (and on test when it has labels) + submission files."""
     from pipelines.audit import load_audit
-    from train.report import write_report
-    from train.submission import write_submissions
+    from evaluation.report import write_report
+    from evaluation.submission import write_submissions
 
     def body(m: Manifest) -> None:
         thresholds = Thresholds.load(model)

@@ -1,1 +1,1 @@
-"""Ray Train: LoRA fine-tuning, checkpoints and resume, threshold calibration, evaluation reports."""
+"""Ray Train: LoRA fine-tuning (DDP or DeepSpeed), checkpoints and resume."""

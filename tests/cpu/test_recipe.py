@@ -13,7 +13,7 @@ from cluster.recipe import run_recipe
 from ecomrel.config import config_from_overrides
 from ecomrel.manifest import read_manifest
 from ecomrel.records import read_records
-from train.submission import read_submission
+from evaluation.submission import read_submission
 
 
 def _tree(tmp_path, tiny_model) -> dict:
