@@ -17,13 +17,6 @@ from ecomrel.config import RayConfig
 log = logging.getLogger(__name__)
 
 
-def ensure_token_auth_env() -> None:
-    """Make Ray clients started *as subprocesses* of this one (``ray job``, ``serve`` CLIs) present the token.
-
-    In this process it is already set by ``cluster/__init__.py``; Ray ignores a change after its import."""
-    os.environ.setdefault("RAY_AUTH_MODE", "token")
-
-
 def connect(cfg: RayConfig | None = None) -> ray.runtime_context.RuntimeContext:
     """Join ``cfg.address`` / ``RAY_ADDRESS`` if given, else start an embedded local Ray. Idempotent."""
     cfg = cfg or RayConfig()

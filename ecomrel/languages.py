@@ -23,10 +23,6 @@ LANGUAGES: dict[str, str] = {
 _ISO_639_1 = {"vn": "vi"}
 
 
-def is_known(code: str) -> bool:
-    return code in LANGUAGES
-
-
 def to_iso(code: str) -> str:
     """ISO 639-1 code for one of ours (``vn`` -> ``vi``)."""
     if code not in LANGUAGES:

@@ -1,7 +1,7 @@
-"""Positive-class F1 and friends, threshold sweeps, per-language tables.
+"""Positive-class F1 and friends, threshold sweeps, paired-bootstrap intervals of F1 differences.
 
-Every table carries the all-positive F1 (predict "relevant" for every row) beside the model's: with ~69%
-positives that trivial rule already scores ~0.81 on QC, and a reader must see the real gain.
+Reports print the all-positive F1 (predict "relevant" for every row) beside the model's: with ~69% positives
+that trivial rule already scores ~0.81 on QC, and a reader must see the real gain.
 """
 
 from __future__ import annotations
@@ -49,30 +49,6 @@ def best_threshold(y_true, p_yes, grid: Sequence[float] = DEFAULT_GRID) -> tuple
     ties = sweep[np.isclose(sweep["f1"], best)]
     pick = ties.iloc[(ties["threshold"] - 0.5).abs().argsort().iloc[0]]
     return float(pick["threshold"]), float(pick["f1"])
-
-
-def group_table(df: pd.DataFrame, by: str | list[str], pred_col: str = "prediction") -> pd.DataFrame:
-    """Per-group n, positive rate, precision/recall/F1 and the all-positive F1 beside them."""
-    rows = []
-    for key, g in df.groupby(by, sort=True):
-        m = prf1(g["label"], g[pred_col])
-        key = key if isinstance(key, tuple) else (key,)
-        keys = [by] if isinstance(by, str) else by
-        rows.append(
-            {
-                **dict(zip(keys, key, strict=True)),
-                "n": len(g),
-                "pos_rate": float(g["label"].mean()),
-                "precision": m["precision"],
-                "recall": m["recall"],
-                "f1": m["f1"],
-                "all_positive_f1": all_positive_f1(g["label"]),
-            }
-        )
-    table = pd.DataFrame(rows)
-    if len(table):
-        table["gain"] = table["f1"] - table["all_positive_f1"]
-    return table
 
 
 def paired_bootstrap_f1_delta(

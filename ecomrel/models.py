@@ -40,11 +40,3 @@ def load_causal_lm(
             raise FileNotFoundError(f"{adapter}: not a LoRA adapter directory (no adapter_config.json)")
         model = PeftModel.from_pretrained(model, str(adapter), is_trainable=trainable_adapter)
     return model
-
-
-def base_model_of(adapter_dir: str | Path) -> str:
-    """The base model an adapter was trained on, as recorded in its adapter_config.json."""
-    import json
-
-    cfg = json.loads((Path(adapter_dir) / "adapter_config.json").read_text())
-    return cfg["base_model_name_or_path"]

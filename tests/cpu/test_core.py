@@ -15,7 +15,6 @@ from ecomrel.manifest import Manifest, fingerprint, is_current, run_stage
 from ecomrel.metrics import (
     all_positive_f1,
     best_threshold,
-    group_table,
     paired_bootstrap_f1_delta,
     prf1,
     threshold_sweep,
@@ -116,15 +115,6 @@ def test_paired_bootstrap_interval_brackets_the_delta_and_shrinks_with_rows():
     idx = np.random.default_rng(7).integers(0, len(y), size=(4000, len(y)))
     rows = [prf1(y[i], better[i])["f1"] - prf1(y[i], base[i])["f1"] for i in idx]
     assert (lo, hi) == pytest.approx(tuple(np.quantile(rows, [0.025, 0.975])), abs=0.01)
-
-
-def test_group_table_prints_all_positive_beside_the_model():
-    import pandas as pd
-
-    df = pd.DataFrame({"language": ["en", "en", "fr", "fr"], "label": [1, 0, 1, 1], "prediction": [1, 0, 0, 1]})
-    table = group_table(df, "language").set_index("language")
-    assert table.loc["en", "f1"] == 1.0 and table.loc["en", "all_positive_f1"] == pytest.approx(2 / 3)
-    assert table.loc["fr", "gain"] == pytest.approx(2 / 3 - 1.0)
 
 
 def test_every_shipped_config_loads():

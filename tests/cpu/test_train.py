@@ -28,7 +28,6 @@ import ray.train
 
 from ecomrel.config import DeepSpeedConfig, LoraConfig, TrainConfig
 from ecomrel.manifest import Manifest, write_manifest
-from ecomrel.models import base_model_of
 from ecomrel.schema import RECORD_SCHEMA
 from ecomrel.scorer import TwoLogitScorer
 from train.data import Schedule, TrainDataError, read_train_dir
@@ -131,14 +130,14 @@ def _assert_learned(losses: list[float]) -> None:
     assert last < 0.3 and last < 0.5 * first, f"loss did not fall enough: {first:.3f} -> {last:.3f}"
 
 
-def _assert_adapter_reloads(out: Path) -> None:
+def _assert_adapter_reloads(out: Path, base_model: Path) -> None:
     """The saved adapter, loaded like the scorer loads it, gives the in-training model's P(yes) to 1e-5."""
     adapter = out / "adapter"
     weights = adapter / "adapter_model.safetensors"
     assert weights.stat().st_size > 10_000, "empty or truncated adapter weights"
     assert (adapter / "tokenizer.json").is_file()
     probe = json.loads((out / "probe.json").read_text())
-    scorer = TwoLogitScorer(base_model_of(adapter), adapter=adapter)
+    scorer = TwoLogitScorer(str(base_model), adapter=adapter)
     reloaded = scorer.score(probe["task"], probe["query"], probe["target"])
     np.testing.assert_allclose(reloaded, probe["p_yes"], atol=1e-5)
     assert np.ptp(probe["p_yes"]) > 0.3, "the probe rows should be told apart after training"
@@ -286,8 +285,8 @@ def test_zero3_worker_killed_resumes_and_loss_falls(zero3_run):
     assert {w["node_id"] for w in result.workers} == {ray.get_runtime_context().get_node_id()}
 
 
-def test_zero3_adapter_reloads_with_the_same_scores(zero3_run):
-    _assert_adapter_reloads(zero3_run[0])
+def test_zero3_adapter_reloads_with_the_same_scores(zero3_run, tiny_model):
+    _assert_adapter_reloads(zero3_run[0], tiny_model)
 
 
 def test_ddp_rerun_after_a_failed_run_resumes_and_matches_zero3(ray_local, tiny_model, toy_dir, tmp_path, zero3_run):
@@ -303,4 +302,4 @@ def test_ddp_rerun_after_a_failed_run_resumes_and_matches_zero3(ray_local, tiny_
     losses = _losses(out)
     _assert_learned(losses)
     np.testing.assert_allclose(losses, _losses(zero3_run[0]), atol=1e-4)
-    _assert_adapter_reloads(out)
+    _assert_adapter_reloads(out, tiny_model)
