@@ -26,7 +26,6 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI
-from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field
 from ray import serve
 from ray.serve import Application
@@ -52,26 +51,15 @@ from .api import (
 )
 from .auth import UNAUTHENTICATED_WARNING, resolve_token
 from .backends import BackendFactory, BackendSpec, Row, Scored, make_backend
+from .errors import ApiError, invalid
 from .metrics import metrics
+from .routes import make_fastapi
 
 log = logging.getLogger(__name__)
 
 SCORER = "RelevanceScorer"
 GATEWAY = "RelevanceGateway"
 HEALTH_TIMEOUT_S = 5.0
-
-
-class ApiError(Exception):
-    """A refusal with an HTTP status and a metrics reason; the routes turn it into ``{"detail": ...}``."""
-
-    def __init__(self, status: int, reason: str, detail: str, headers: dict[str, str] | None = None) -> None:
-        super().__init__(detail)
-        self.status, self.reason, self.detail, self.headers = status, reason, detail, headers
-
-
-def invalid(loc: tuple[str | int, ...], msg: str, value: Any = None) -> RequestValidationError:
-    """A 422 in FastAPI's own error shape, for checks that need the loaded model (e.g. which tasks it serves)."""
-    return RequestValidationError([{"type": "value_error", "loc": ("body", *loc), "msg": msg, "input": value}])
 
 
 def model_version(model_dir: Path, thresholds: Thresholds) -> str:
@@ -130,8 +118,6 @@ class Gateway:
         self.task_of_model = {cfg.model_name: None} | {f"{cfg.model_name}-{t.lower()}": t for t in TASKS}
 
     def __serve_build_asgi_app__(self) -> FastAPI:
-        from .routes import make_fastapi
-
         return make_fastapi(self)
 
     async def _score(self, rows: list[Row]) -> list[Scored]:

@@ -10,17 +10,19 @@ and timed, refusals included), bearer-token auth (before anything reads the body
 """
 
 import json
+from typing import Protocol
 
 from fastapi import FastAPI
 from fastapi.encoders import jsonable_encoder
 from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel
 from starlette.exceptions import HTTPException
 
-from .api import Error, Health, ModelList, RelevanceResponse, ScoreResponse
-from .app import ApiError, Gateway
+from .api import Error, Health, Limits, ModelList, RelevanceResponse, RequestModels, ScoreResponse
 from .auth import BearerAuthMiddleware
+from .errors import ApiError
 from .metrics import RequestMetricsMiddleware, metrics
 
 _REFUSALS = {
@@ -38,7 +40,25 @@ def _json(content, status_code: int, headers: dict[str, str] | None = None) -> R
     return Response(body, status_code=status_code, headers=headers, media_type="application/json")
 
 
-def make_fastapi(gw: Gateway) -> FastAPI:
+class Service(Protocol):
+    """What the routes call: ``serve.app.Gateway``, which builds this app in its replica. Its methods raise
+    ``ApiError`` or ``RequestValidationError`` to refuse a request."""
+
+    version: str
+    token: str | None
+    limits: Limits
+    models: RequestModels
+
+    async def judge(self, pairs: list[BaseModel]) -> RelevanceResponse: ...
+
+    async def score_texts(self, body: BaseModel) -> ScoreResponse: ...
+
+    async def health(self) -> Health: ...
+
+    def model_list(self) -> ModelList: ...
+
+
+def make_fastapi(gw: Service) -> FastAPI:
     RelevanceRequest = gw.models.relevance
     ScoreRequest = gw.models.score
     app = FastAPI(

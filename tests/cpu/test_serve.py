@@ -443,6 +443,26 @@ def test_token_is_required_unless_explicitly_waived(tmp_path, monkeypatch, caplo
     assert sum("WITHOUT authentication" in r.message for r in caplog.records) == 2  # start-up and /v1/models
 
 
+def test_serve_modules_import_each_other_without_cycles():
+    import ast
+    from graphlib import TopologicalSorter
+
+    package = Path(__file__).resolve().parents[2] / "serve"
+    graph = {}
+    for path in package.glob("*.py"):
+        imported = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.level == 1:
+                imported |= {node.module} if node.module else {a.name for a in node.names}
+            elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("serve."):
+                imported.add(node.module.split(".")[1])
+            elif isinstance(node, ast.Import):
+                imported |= {a.name.split(".")[1] for a in node.names if a.name.startswith("serve.")}
+        graph[path.stem] = imported
+    assert graph["app"] >= {"routes", "errors"} and "app" not in graph["routes"]
+    tuple(TopologicalSorter(graph).static_order())  # raises CycleError on a cycle
+
+
 def test_build_app_errors_name_the_file(tmp_path, model_dir):
     from serve.app import build_app
 
@@ -508,8 +528,8 @@ def test_gateway_maps_backpressure_to_503_and_slowness_to_504(model_dir, monkeyp
 
     from ray.serve.exceptions import BackPressureError
 
-    from serve.app import ApiError
     from serve.backends import Row
+    from serve.errors import ApiError
 
     monkeypatch.delenv("ECOMREL_SERVE_TOKEN", raising=False)
     row = [Row("QC", "a", "b")]
