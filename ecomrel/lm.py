@@ -67,7 +67,7 @@ def pad_right(seqs: Sequence[Sequence[int]], pad_id: int) -> tuple[torch.Tensor,
     return ids, mask
 
 
-def _causal_lm(model):
+def causal_lm_of(model):
     """The underlying ``*ForCausalLM`` of a plain, peft-wrapped or DeepSpeed/DDP-wrapped model."""
     while hasattr(model, "module"):  # DDP / DeepSpeed engine
         model = model.module
@@ -80,7 +80,7 @@ def answer_logits(
     model, input_ids: torch.Tensor, attention_mask: torch.Tensor, tokens: AnswerTokens, past_key_values=None
 ) -> torch.Tensor:
     """[batch, 2] logits (no, yes) at each row's last real token."""
-    lm = _causal_lm(model)
+    lm = causal_lm_of(model)
     out = lm.get_decoder()(
         input_ids=input_ids, attention_mask=attention_mask, past_key_values=past_key_values, use_cache=False
     )

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .lm import PromptEncoder, _causal_lm, answer_logits, pad_right
+from .lm import PromptEncoder, answer_logits, causal_lm_of, pad_right
 from .models import load_causal_lm, load_tokenizer
 from .scoring import p_yes
 
@@ -91,14 +91,14 @@ class TwoLogitScorer:
     def _cacheable(self, task: str) -> bool:
         """A sliding-window layer keeps only its last ``window - 1`` positions, so a prefix that long could not be
         replayed at its true positions; such models (none of ours: Gemma-3 has 512) score without the cache."""
-        window = getattr(_causal_lm(self.model).config.get_text_config(decoder=True), "sliding_window", None)
+        window = getattr(causal_lm_of(self.model).config.get_text_config(decoder=True), "sliding_window", None)
         return window is None or len(self.encoder.prefix_ids(task)) < window - 1
 
     @torch.inference_mode()
     def _prefix_kv_of(self, task: str) -> list[tuple[torch.Tensor, torch.Tensor]]:
         if task not in self._prefix_kv:
             ids = torch.tensor([self.encoder.prefix_ids(task)], dtype=torch.long, device=self.device)
-            decoder = _causal_lm(self.model).get_decoder()
+            decoder = causal_lm_of(self.model).get_decoder()
             cache = decoder(input_ids=ids, attention_mask=torch.ones_like(ids), use_cache=True).past_key_values
             self._prefix_kv[task] = [(layer.keys, layer.values) for layer in cache.layers]
         return self._prefix_kv[task]
@@ -108,6 +108,6 @@ class TwoLogitScorer:
         forward pass appends the rows' keys/values by concatenation, so the stored prefix is never modified."""
         from transformers import DynamicCache
 
-        config = _causal_lm(self.model).config
+        config = causal_lm_of(self.model).config
         data = [(k.expand(batch, -1, -1, -1), v.expand(batch, -1, -1, -1)) for k, v in prefix_kv]
         return DynamicCache(ddp_cache_data=data, config=config)

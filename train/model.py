@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ecomrel.config import LoraConfig
-from ecomrel.lm import _causal_lm, answer_logits
+from ecomrel.lm import answer_logits, causal_lm_of
 from ecomrel.scoring import AnswerTokens
 
 
@@ -43,7 +43,7 @@ class AnswerHead(nn.Module):
         if self.gather_lm_head:
             import deepspeed
 
-            head = _causal_lm(self.model).get_output_embeddings()
+            head = causal_lm_of(self.model).get_output_embeddings()
             gather = deepspeed.zero.GatheredParameters(list(head.parameters()), modifier_rank=None)
         with gather:
             return answer_logits(self.model, input_ids, attention_mask, self.tokens)
