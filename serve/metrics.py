@@ -1,8 +1,8 @@
-"""Service metrics through ``ray.util.metrics``; Ray's metrics agent exports them to Prometheus.
+"""Service metrics, declared in ecomrel's one metric registry (``ecomrel.telemetry``) under its naming rule.
 
 ``METRICS`` is the complete list of what this package emits: dashboards and alert rules reference these names
-(exported with Ray's ``ray_`` prefix, see ``prometheus_series``), and a test checks them against it. Tag values
-are bounded (routes, tasks, decisions, reasons, status codes), never user text, so series counts stay small.
+(as exported, see ``ecomrel.telemetry.exported_series``), and a test checks them against it. Tag values are
+bounded (routes, tasks, decisions, reasons, status codes), never user text, so series counts stay small.
 
 Requests that Serve's HTTP proxy itself rejects before they reach the gateway (its own queue limit) appear in
 Ray's ``ray_serve_num_http_error_requests_total`` instead.
@@ -12,57 +12,46 @@ from __future__ import annotations
 
 import functools
 import time
-from typing import Literal
 
-MetricKind = Literal["counter", "histogram", "gauge"]
+from ecomrel import telemetry
+from ecomrel.telemetry import Metric
 
-#: name -> (kind, tag keys, description). Counter names end in ``_total`` so Prometheus keeps them as written.
-METRICS: dict[str, tuple[MetricKind, tuple[str, ...], str]] = {
-    "ecomrel_serve_requests_total": ("counter", ("route", "code"), "HTTP requests by route and status code."),
-    "ecomrel_serve_decisions_total": ("counter", ("task", "decision"), "Judged pairs by task and decision."),
-    "ecomrel_serve_rejected_total": (
-        "counter",
-        ("reason",),
-        "Requests refused: unauthorized, too_large, invalid, unknown_model, overloaded, timeout.",
-    ),
-    "ecomrel_serve_request_latency_seconds": ("histogram", ("route",), "End-to-end request latency in the gateway."),
-    "ecomrel_serve_batch_size": ("histogram", (), "Pairs per model call, gathered across requests by @serve.batch."),
-    "ecomrel_serve_batch_latency_seconds": ("histogram", (), "Model time per batch."),
-    "ecomrel_serve_model_loaded": ("gauge", ("backend",), "1 on a scorer replica whose model is loaded."),
-}
-
+LATENCY_BUCKETS_S = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+BATCH_SIZE_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256)
 REJECT_REASONS = ("unauthorized", "too_large", "invalid", "unknown_model", "overloaded", "timeout")
-PROMETHEUS_PREFIX = "ray_"
-LATENCY_BUCKETS_S = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0]
-BATCH_SIZE_BUCKETS = [1, 2, 4, 8, 16, 32, 64, 128, 256]
 
-
-def prometheus_series(name: str) -> list[str]:
-    """The Prometheus series names one entry of ``METRICS`` is exported as."""
-    kind = METRICS[name][0]
-    full = PROMETHEUS_PREFIX + name
-    if kind == "histogram":
-        return [f"{full}_bucket", f"{full}_sum", f"{full}_count"]
-    return [full]
+METRICS = telemetry.declare(
+    {
+        "ecomrel_serve_requests_total": Metric("counter", ("route", "code"), "HTTP requests by route and status code."),
+        "ecomrel_serve_decisions_total": Metric("counter", ("task", "decision"), "Judged pairs by task and decision."),
+        "ecomrel_serve_rejected_total": Metric(
+            "counter",
+            ("reason",),
+            "Requests refused: unauthorized, too_large, invalid, unknown_model, overloaded, timeout.",
+        ),
+        "ecomrel_serve_request_latency_seconds": Metric(
+            "histogram", ("route",), "End-to-end request latency in the gateway.", LATENCY_BUCKETS_S
+        ),
+        "ecomrel_serve_batch_size": Metric(
+            "histogram", (), "Pairs per model call, gathered across requests by @serve.batch.", BATCH_SIZE_BUCKETS
+        ),
+        "ecomrel_serve_batch_latency_seconds": Metric("histogram", (), "Model time per batch.", LATENCY_BUCKETS_S),
+        "ecomrel_serve_model_loaded": Metric("gauge", ("backend",), "1 on a scorer replica whose model is loaded."),
+    }
+)
 
 
 class ServeMetrics:
     """The metric objects of one process (gateway or scorer replica)."""
 
     def __init__(self) -> None:
-        from ray.util.metrics import Counter, Gauge, Histogram
-
-        def make(name: str, **kw):
-            kind, tags, description = METRICS[name]
-            cls = {"counter": Counter, "histogram": Histogram, "gauge": Gauge}[kind]
-            return cls(name, description=description, tag_keys=tags, **kw)
-
+        make = telemetry.metric
         self.requests = make("ecomrel_serve_requests_total")
         self.decisions = make("ecomrel_serve_decisions_total")
         self.rejected_requests = make("ecomrel_serve_rejected_total")
-        self.latency = make("ecomrel_serve_request_latency_seconds", boundaries=LATENCY_BUCKETS_S)
-        self.batch_size = make("ecomrel_serve_batch_size", boundaries=BATCH_SIZE_BUCKETS)
-        self.batch_latency = make("ecomrel_serve_batch_latency_seconds", boundaries=LATENCY_BUCKETS_S)
+        self.latency = make("ecomrel_serve_request_latency_seconds")
+        self.batch_size = make("ecomrel_serve_batch_size")
+        self.batch_latency = make("ecomrel_serve_batch_latency_seconds")
         self.loaded = make("ecomrel_serve_model_loaded")
 
     def request(self, route: str, code: int, seconds: float) -> None:

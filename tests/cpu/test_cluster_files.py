@@ -29,6 +29,7 @@ from packaging.specifiers import SpecifierSet
 
 from cluster import jobs
 from ecomrel import telemetry
+from ecomrel.telemetry import Metric
 
 REPO = Path(__file__).resolve().parents[2]
 K8S = REPO / "cluster" / "k8s"
@@ -182,7 +183,7 @@ def test_rayjob_runs_the_recipe_with_an_existing_config() -> None:
     from typer.main import get_command
 
     from cluster.cli import app
-    from ecomrel.config import load_config
+    from cluster.config import load_config
 
     (job,) = _docs(K8S / "rayjob.yaml")
     argv = shlex.split(job["spec"]["entrypoint"])
@@ -310,11 +311,15 @@ def _ray_builtin_metrics() -> set[str]:
     return {m for f in folder.glob("*_panels.py") for m in re.findall(r"\bray_[a-z0-9_]+\b", f.read_text())}
 
 
-def _ours() -> set[str]:
+def _declared() -> dict[str, list[str]]:
+    """Every metric ecomrel declares (pipelines and training, then the service) -> its exported series."""
     from serve.metrics import METRICS as SERVE_METRICS
 
-    series = {s for name in telemetry.METRICS for s in telemetry.exported_series(name)}
-    return series | {s for n, (kind, *_) in SERVE_METRICS.items() for s in telemetry.prometheus_series(n, kind)}
+    return {name: telemetry.exported_series(name) for name in [*telemetry.METRICS, *SERVE_METRICS]}
+
+
+def _ours() -> set[str]:
+    return {s for series in _declared().values() for s in series}
 
 
 def metric_names(expr: str) -> set[str]:
@@ -340,6 +345,26 @@ def test_telemetry_export_names() -> None:
         f"ray_ecomrel_h_{s}" for s in ("bucket", "sum", "count")
     ]
     assert all(name.startswith("ecomrel_") for name in telemetry.METRICS)
+
+
+@pytest.mark.parametrize(
+    "name, spec",
+    [
+        ("recipe_runs_total", Metric("counter", (), "no ecomrel_ prefix")),
+        ("ecomrel_Runs_total", Metric("counter", (), "not snake case")),
+        ("ecomrel_runs", Metric("counter", (), "a counter without _total")),
+        ("ecomrel_loss_total", Metric("gauge", (), "a gauge with _total")),
+        ("ecomrel_latency_seconds", Metric("histogram", (), "a histogram without boundaries")),
+        ("ecomrel_loss", Metric("gauge", (), "a gauge with boundaries", (1.0,))),
+        ("ecomrel_recipe_runs_total", Metric("counter", ("run",), "declared before, differently")),
+    ],
+)
+def test_metric_declarations_follow_the_naming_rule(name, spec) -> None:
+    with pytest.raises(ValueError, match=name):
+        telemetry.declare({"ecomrel_fine_total": Metric("counter", (), "valid"), name: spec})
+    assert "ecomrel_fine_total" not in telemetry.REGISTRY  # a refused declaration registers nothing
+    existing = telemetry.METRICS["ecomrel_recipe_runs_total"]
+    assert telemetry.declare({"ecomrel_recipe_runs_total": existing})["ecomrel_recipe_runs_total"] == existing
 
 
 def _alert_rules() -> list[dict]:
@@ -395,8 +420,6 @@ def test_promtool_accepts_config_and_alert_unit_tests_pass() -> None:
 
 
 def test_grafana_dashboard_panels_query_what_the_code_emits() -> None:
-    from serve.metrics import METRICS as SERVE_METRICS
-
     dash = json.loads((REPO / "infra" / "grafana" / "dashboards" / "ecomrel.json").read_text())
     known = _ours() | _ray_builtin_metrics()
     panels = [p for p in dash["panels"] if p["type"] != "row"]
@@ -412,9 +435,7 @@ def test_grafana_dashboard_panels_query_what_the_code_emits() -> None:
             assert names and names <= known, f"{p['title']}: unknown metrics {sorted(names - known)}"
             used |= names
     # And the other way round: everything ecomrel emits has a panel.
-    ours = {name: telemetry.exported_series(name) for name in telemetry.METRICS}
-    ours |= {n: telemetry.prometheus_series(n, kind) for n, (kind, *_) in SERVE_METRICS.items()}
-    missing = [name for name, series in ours.items() if not used & set(series)]
+    missing = [name for name, series in _declared().items() if not used & set(series)]
     assert not missing, f"no panel shows {missing}"
 
 

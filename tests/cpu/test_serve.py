@@ -349,18 +349,18 @@ def test_overload_answers_503_fast_and_batches_across_requests(service):
 
 
 def test_metrics_are_exported_under_the_listed_names(service, ray_local):
-    from serve.metrics import METRICS, prometheus_series
+    from ecomrel.telemetry import REGISTRY, exported_series
+    from serve.metrics import METRICS
 
-    assert all(name.startswith("ecomrel_serve_") for name in METRICS)
-    assert all(name.endswith("_total") for name, (kind, _, _) in METRICS.items() if kind == "counter")
+    assert all(name.startswith("ecomrel_serve_") and REGISTRY[name] == spec for name, spec in METRICS.items())
     assert _relevance(service.url, PAIRS[:1]).status_code == 200
     assert _relevance(service.url, PAIRS[:1], headers={}).status_code == 401
     assert requests.post(f"{service.url}/v1/relevance", json={}, headers=AUTH).status_code == 422
     port = ray_local._private.worker.global_worker.node.metrics_export_port
     wanted = [
-        prometheus_series("ecomrel_serve_requests_total")[0] + "{",
-        prometheus_series("ecomrel_serve_batch_size")[0] + "{",
-        prometheus_series("ecomrel_serve_decisions_total")[0] + "{",
+        exported_series("ecomrel_serve_requests_total")[0] + "{",
+        exported_series("ecomrel_serve_batch_size")[0] + "{",
+        exported_series("ecomrel_serve_decisions_total")[0] + "{",
         'reason="unauthorized"',
         'reason="invalid"',
     ]
