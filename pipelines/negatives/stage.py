@@ -1,0 +1,126 @@
+"""The negatives stage: mine every task of a dataset in memory (:func:`mine_records`), and the stage around it
+(:func:`mine_negatives`: read the ingested dataset, embed, mine, write the mined rows)."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import time
+from collections.abc import Mapping
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from ecomrel.config import EmbedConfig, NegativesConfig
+from ecomrel.records import read_records
+from ecomrel.schema import Source
+
+from ..embed import Embedder
+from .inputs import all_task_inputs, load_records
+from .mining import mine_task
+from .report import run_report, task_report
+from .rows import MINED_SCHEMA
+from .vectors import MiningVectors, embed_for_mining
+
+log = logging.getLogger(__name__)
+
+DATA_DIR = "data"
+
+
+def mine_records(
+    records: pd.DataFrame,
+    neg_cfg: NegativesConfig,
+    vectors: MiningVectors | None,
+    match: Mapping[str, Mapping[str, int]] | None = None,
+) -> tuple[pa.Table, dict]:
+    """Mine negatives for ``records`` (all splits; anchors are the positive training rows). ``vectors`` is None
+    only for the random arm; ``match`` (random arm only) is task -> anchor id -> how many to draw for that anchor
+    (see :func:`matched_counts`). Returns the mined rows (MINED_SCHEMA) and the report."""
+    if vectors is None and not neg_cfg.random_negatives:
+        raise ValueError("negatives: semantic mining needs embeddings (recipe key 'embed')")
+    if match is not None and not neg_cfg.random_negatives:
+        raise ValueError("negatives: only the random arm draws counts matched to another run")
+    semantic_vectors = None if neg_cfg.random_negatives else vectors
+    tasks: dict[str, dict] = {}
+    rows: list[dict] = []
+    for task_no, ti in enumerate(all_task_inputs(records)):
+        rng = np.random.default_rng([neg_cfg.seed, task_no])
+        mined = mine_task(ti, neg_cfg, rng, semantic_vectors, None if match is None else match.get(ti.task, {}))
+        tasks[ti.task] = task_report(ti, mined)
+        rows.extend(mined.rows)
+    _check_ids(records, rows)
+    report = run_report(rows, tasks, semantic_vectors.facts if semantic_vectors is not None else None)
+    return pa.Table.from_pylist(rows, schema=MINED_SCHEMA), report
+
+
+def _check_ids(records: pd.DataFrame, rows: list[dict]) -> None:
+    """Ids are unique per (task, split), as ingest keeps them (the CIKM files number each task from 0)."""
+    clashes = set(zip(records["task"], records["split"], records["id"], strict=True)).intersection(
+        (r["task"], r["split"], r["id"]) for r in rows
+    )
+    if clashes:
+        raise ValueError(f"mined ids collide with existing (task, split, id) keys, e.g. {sorted(clashes)[0]!r}")
+
+
+def matched_counts(semantic_dir: Path) -> dict[str, dict[str, int]]:
+    """task -> anchor id -> negatives that semantic mining produced for it, from a semantic run's output: the
+    random arm draws exactly these, so "retrieval vs random" compares the same number of negatives per anchor."""
+    path = Path(semantic_dir) / DATA_DIR
+    mined = read_records(path)
+    bad = mined[~mined["source"].isin([Source.HARD_NEGATIVE.value, Source.EASY_NEGATIVE.value])]
+    if len(bad):
+        raise ValueError(
+            f"{path}: row id {bad.iloc[0]['id']!r} has source {bad.iloc[0]['source']!r}; a random arm can only "
+            "match the counts of a semantic run (hard/easy negatives)"
+        )
+    counts = mined.groupby(["task", "parent_id"]).size()
+    out: dict[str, dict[str, int]] = {}
+    for (task, anchor), n in counts.items():
+        out.setdefault(str(task), {})[str(anchor)] = int(n)
+    return out
+
+
+def mine_negatives(
+    train_dir: Path,
+    out_dir: Path,
+    embed_cfg: EmbedConfig | None,
+    neg_cfg: NegativesConfig,
+    embedder_cls: type[Embedder] = Embedder,
+    match_from: Path | None = None,
+) -> dict:
+    """Mine label-0 pairs for the training rows of the ingested dataset in ``train_dir`` and write them (mined rows
+    only, MINED_SCHEMA) to ``out_dir/data/``. Rows of other splits are read to know every labelled positive and
+    every existing pair. ``embed_cfg`` may be None only for the random arm; ``match_from`` (random arm only) is a
+    semantic run's output folder whose per-anchor counts the random draw matches. Returns the report: counts by
+    kind and per task, label balance before/after, guard drops, index facts (recall@k when approximate)."""
+    if embed_cfg is None and not neg_cfg.random_negatives:
+        raise ValueError("negatives: semantic mining needs an embed config (recipe key 'embed')")
+    started = time.perf_counter()
+    records = load_records(Path(train_dir))
+    vectors = None if neg_cfg.random_negatives else embed_for_mining(records, embed_cfg, embedder_cls)
+    match = matched_counts(match_from) if match_from is not None else None
+    table, report = mine_records(records, neg_cfg, vectors, match)
+    report["matched_to"] = None if match_from is None else str(match_from)
+    data_dir = _write(table, Path(out_dir) / DATA_DIR)
+    report.update(data_dir=str(data_dir), wall_s=round(time.perf_counter() - started, 3))
+    log.info(
+        "mined %d negatives %s; shortfall %s",
+        report["output_rows"],
+        report["counts"],
+        {t: r["shortfall_by_kind"] for t, r in report["tasks"].items()},
+    )
+    return report
+
+
+def _write(table: pa.Table, data_dir: Path) -> Path:
+    """Replace ``data_dir`` with ``table`` as one Parquet file. Written here rather than with
+    ecomrel.records.write_records so that rank/similarity keep their types even when every value is null (easy and
+    random negatives)."""
+    if data_dir.exists():
+        shutil.rmtree(data_dir)
+    data_dir.mkdir(parents=True)
+    pq.write_table(table, data_dir / "mined.parquet")
+    return data_dir
