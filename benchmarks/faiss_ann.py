@@ -3,7 +3,7 @@
 Targets are synthetic unit vectors (dim 384, multilingual-e5-small's width) drawn around random cluster centres,
 so neighbourhoods have structure the way sentence embeddings do (uniform random vectors in 384 dimensions have
 none, and every index looks bad on them). Indexes are built by the miner's own ``build_index`` from a
-NegativesConfig, so the knobs measured are the ones a recipe sets. Exact search (IndexFlatIP) is the baseline and
+NegativesConfig, so the knobs measured are the ones a recipe sets. Exact search (faiss "Flat") is the baseline and
 the recall reference; everything runs in this one process on this machine's cores. Wall and CPU seconds are both
 printed: on a shared machine CPU seconds show the work, wall seconds what a user waits. "speed-up" is exact
 search's query wall time over this index's, "cpu ratio" the same in CPU seconds. Each index is built once and its
