@@ -474,23 +474,39 @@ def test_build_app_errors_name_the_file(tmp_path, model_dir):
         build_app(tmp_path)
 
 
-def test_deploy_config_matches_the_code(model_dir):
-    from ray.serve import Application
-    from ray.serve.schema import DeploymentSchema, ServeDeploySchema
+def test_deploy_config_is_what_serve_build_writes():
+    from serve.deploy_config import DEFAULT_PATH, render
 
-    from serve.app import GATEWAY, SCORER, AppArgs, app_builder, gateway_options, scorer_options
+    assert render(DEFAULT_PATH) == DEFAULT_PATH.read_text(), "stale: rewrite it with python -m serve.deploy_config"
 
-    path = Path(__file__).resolve().parents[2] / "serve" / "config" / "relevance.yaml"
-    config = ServeDeploySchema.model_validate(yaml.safe_load(path.read_text()))
-    (app,) = config.applications
-    assert app.import_path == "serve.app:app_builder"
-    cfg = AppArgs.model_validate(app.args).serve
-    expected = {
-        SCORER: DeploymentSchema(name=SCORER, **scorer_options(cfg)),
-        GATEWAY: DeploymentSchema(name=GATEWAY, **gateway_options(cfg)),
-    }
-    assert {d.name: d for d in app.deployments} == expected
-    assert isinstance(app_builder(app.args | {"model_dir": str(model_dir)}), Application)
+
+def test_deploy_config_rewrite_follows_args_and_keeps_what_the_file_owns(tmp_path):
+    from serve.app import GATEWAY, SCORER, AppArgs, gateway_options, scorer_options
+    from serve.deploy_config import DEFAULT_PATH, IMPORT_PATH, main
+
+    config = yaml.safe_load(DEFAULT_PATH.read_text())
+    config["http_options"] = {"host": "::", "port": 8080}
+    (app,) = config["applications"]
+    app |= {"name": "mine", "runtime_env": {"env_vars": {"A": "1"}}}
+    app["args"]["serve"] |= {"max_replicas": 8, "num_cpus": 2}
+    path = tmp_path / "mine.yaml"
+    path.write_text(yaml.safe_dump(config))
+    main([str(path)])
+
+    rewritten = yaml.safe_load(path.read_text())
+    assert rewritten["http_options"] == config["http_options"]
+    (new,) = rewritten["applications"]
+    assert new["import_path"] == IMPORT_PATH
+    assert {k: new[k] for k in ("name", "runtime_env", "args")} == {k: app[k] for k in ("name", "runtime_env", "args")}
+    cfg = AppArgs.model_validate(app["args"]).serve
+    deployments = {d["name"]: d for d in new["deployments"]}
+    assert (
+        deployments[SCORER]["autoscaling_config"]["max_replicas"]
+        == scorer_options(cfg)["autoscaling_config"]["max_replicas"]
+        == 8
+    )
+    assert deployments[SCORER]["ray_actor_options"]["num_cpus"] == 2
+    assert deployments[GATEWAY]["max_ongoing_requests"] == gateway_options(cfg)["max_ongoing_requests"] == 1280
 
 
 class _Response:
