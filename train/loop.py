@@ -140,12 +140,28 @@ def _report(strategy: Strategy, state: TrainState, metrics: dict, rank: int, pro
         ray.train.report(metrics, checkpoint=checkpoint)
 
 
-def train_loop_per_worker(config: dict[str, Any]) -> None:
-    """Ray Train entry point. ``config``: {"train": TrainConfig as JSON, "resume_key": str}."""
+@dataclass
+class _Worker:
+    """What one worker trains with: built once by :func:`_set_up`, used by every step."""
+
+    cfg: TrainConfig
+    rank: int
+    world: int
+    rows: Rows
+    schedule: Schedule
+    encoder: PromptEncoder
+    strategy: Strategy
+    pad_id: int
+
+    @property
+    def total_steps(self) -> int:
+        return self.schedule.total_steps
+
+
+def _set_up(cfg: TrainConfig) -> _Worker:
+    """This worker's threads, its copy of the training table, the seeded schedule and the strategy-built model."""
     import ray.train
 
-    _setup_worker_logging()
-    cfg = TrainConfig.model_validate(config["train"])
     ctx = ray.train.get_context()
     rank, world = ctx.get_world_rank(), ctx.get_world_size()
     torch.set_num_threads(cfg.torch_threads or max(1, int(cfg.cpus_per_worker)))
@@ -154,72 +170,105 @@ def train_loop_per_worker(config: dict[str, Any]) -> None:
     schedule = Schedule(
         len(rows), world, cfg.micro_batch_size, cfg.grad_accum_steps, cfg.epochs, cfg.max_steps, cfg.seed
     )
-    total = schedule.total_steps
     tokenizer = load_tokenizer(cfg.base_model)
     encoder = PromptEncoder(tokenizer, cfg.max_seq_len)
-    strategy = build_strategy(cfg, encoder.tokens, total)
-    pad_id = tokenizer.pad_token_id
+    strategy = build_strategy(cfg, encoder.tokens, schedule.total_steps)
+    return _Worker(cfg, rank, world, rows, schedule, encoder, strategy, tokenizer.pad_token_id)
 
-    state = TrainState(resume_key=config["resume_key"])
+
+def _resume_or_start(w: _Worker, resume_key: str) -> TrainState:
+    """The checkpoint Ray hands over, loaded into the strategy, with its state; without one, a fresh state.
+
+    A checkpoint saved under another resume key (another config or dataset) is an error, never silently used."""
+    import ray.train
+
     checkpoint = ray.train.get_checkpoint()
-    if checkpoint is not None:
-        with checkpoint.as_directory() as d:
-            saved = TrainState.load(Path(d))
-            if saved.resume_key != state.resume_key:
-                raise RuntimeError(
-                    f"checkpoint {checkpoint.path} belongs to another config or dataset "
-                    f"(resume key {saved.resume_key} != {state.resume_key})"
-                )
-            strategy.load(Path(d))
-        state = saved
-        state.resumed_from_step = saved.step
-        if rank == 0:
-            log.info("resumed from step %d of %d (%s)", saved.step, total, checkpoint.path)
-    elif rank == 0:
-        log.info(
-            "training %d rows on %d workers: %d steps of %d x %d x %d rows (%s)",
-            len(rows), world, total, cfg.micro_batch_size, cfg.grad_accum_steps, world, cfg.strategy,
-        )  # fmt: skip
+    if checkpoint is None:
+        if w.rank == 0:
+            cfg = w.cfg
+            log.info(
+                "training %d rows on %d workers: %d steps of %d x %d x %d rows (%s)",
+                len(w.rows), w.world, w.total_steps, cfg.micro_batch_size, cfg.grad_accum_steps, w.world,
+                cfg.strategy,
+            )  # fmt: skip
+        return TrainState(resume_key=resume_key)
+    with checkpoint.as_directory() as d:
+        saved = TrainState.load(Path(d))
+        if saved.resume_key != resume_key:
+            raise RuntimeError(
+                f"checkpoint {checkpoint.path} belongs to another config or dataset "
+                f"(resume key {saved.resume_key} != {resume_key})"
+            )
+        w.strategy.load(Path(d))
+    saved.resumed_from_step = saved.step
+    if w.rank == 0:
+        log.info("resumed from step %d of %d (%s)", saved.step, w.total_steps, checkpoint.path)
+    return saved
 
-    accum = cfg.grad_accum_steps
-    while state.step < total:
-        start = time.perf_counter()
-        lr = strategy.lr()
-        # (loss x rows, rows, real tokens), kept on the device: one host sync per step, at the all-reduce.
-        stats = torch.zeros(3, dtype=torch.float64, device=strategy.device)
-        for k in range(accum):
-            idx = schedule.indices(state.step * accum + k, rank)
-            ids, mask, labels = _encode(rows, idx, encoder, pad_id, strategy.device)
-            loss = strategy.micro_step(ids, mask, labels, boundary=k == accum - 1)
-            stats[0] += loss.double() * len(idx)
-            stats[1] += len(idx)
-            stats[2] += mask.sum()
-        strategy.optimizer_step()
-        loss_sum, n_rows, tokens = _all_reduce_sum(stats)
-        elapsed = time.perf_counter() - start
+
+def _optimizer_step(w: _Worker, step: int) -> tuple[dict[str, Any], float]:
+    """Run optimizer step number ``step + 1``: its ``grad_accum_steps`` micro-batches of the schedule, then the
+    update. Returns its metrics record and the real tokens it trained on, summed over all workers."""
+    start = time.perf_counter()
+    lr = w.strategy.lr()
+    accum = w.cfg.grad_accum_steps
+    # (loss x rows, rows, real tokens), kept on the device: one host sync per step, at the all-reduce.
+    stats = torch.zeros(3, dtype=torch.float64, device=w.strategy.device)
+    for k in range(accum):
+        idx = w.schedule.indices(step * accum + k, w.rank)
+        ids, mask, labels = _encode(w.rows, idx, w.encoder, w.pad_id, w.strategy.device)
+        loss = w.strategy.micro_step(ids, mask, labels, boundary=k == accum - 1)
+        stats[0] += loss.double() * len(idx)
+        stats[1] += len(idx)
+        stats[2] += mask.sum()
+    w.strategy.optimizer_step()
+    loss_sum, n_rows, tokens = _all_reduce_sum(stats)
+    elapsed = time.perf_counter() - start
+    record = {
+        "step": step + 1,
+        "epoch": round(w.schedule.epoch((step + 1) * accum), 4),
+        "loss": loss_sum / n_rows,
+        "lr": lr,
+        "tokens_per_s": tokens / w.world / elapsed,
+        "examples_per_s": n_rows / elapsed,
+        "step_time_s": elapsed,
+    }
+    return record, tokens
+
+
+def _train_steps(w: _Worker, state: TrainState, run: str) -> None:
+    """Optimizer steps from ``state.step`` to the end, each recorded in ``state.history``; a checkpoint every
+    ``checkpoint_every_steps`` steps (the last step's is the final report's)."""
+    while state.step < w.total_steps:
+        record, tokens = _optimizer_step(w, state.step)
         state.step += 1
-        record = {
-            "step": state.step,
-            "epoch": round(schedule.epoch(state.step * accum), 4),
-            "loss": loss_sum / n_rows,
-            "lr": lr,
-            "tokens_per_s": tokens / world / elapsed,
-            "examples_per_s": n_rows / elapsed,
-            "step_time_s": elapsed,
-        }
         state.history.append(record)
-        if rank == 0:
-            telemetry.record_train_step(config.get("run", "train"), record["loss"], int(tokens))
+        if w.rank == 0:
+            telemetry.record_train_step(run, record["loss"], int(tokens))
             log.info(
                 "step %d/%d epoch %.2f loss %.4f lr %.2e tokens/s/worker %.0f examples/s %.1f",
-                state.step, total, record["epoch"], record["loss"], lr, record["tokens_per_s"],
+                state.step, w.total_steps, record["epoch"], record["loss"], record["lr"], record["tokens_per_s"],
                 record["examples_per_s"],
             )  # fmt: skip
-        if state.step % cfg.checkpoint_every_steps == 0 and state.step < total:
-            _report(strategy, state, record, rank)
+        if state.step % w.cfg.checkpoint_every_steps == 0 and state.step < w.total_steps:
+            _report(w.strategy, state, record, w.rank)
 
-    probe = _probe(strategy, rows, encoder, pad_id)
+
+def _final_report(w: _Worker, state: TrainState) -> None:
+    """The final checkpoint, with the probe; its metrics are the last step's plus the step the run resumed from
+    and where every rank ran."""
+    probe = _probe(w.strategy, w.rows, w.encoder, w.pad_id)
     final = dict(state.history[-1]) if state.history else {"step": state.step}
     final["resumed_from_step"] = state.resumed_from_step
-    final["workers"] = _worker_placement(rank, world)
-    _report(strategy, state, final, rank, probe=probe)
+    final["workers"] = _worker_placement(w.rank, w.world)
+    _report(w.strategy, state, final, w.rank, probe=probe)
+
+
+def train_loop_per_worker(config: dict[str, Any]) -> None:
+    """Ray Train entry point. ``config``: {"train": TrainConfig as JSON, "resume_key": str, "run": name for
+    telemetry (optional)}."""
+    _setup_worker_logging()
+    w = _set_up(TrainConfig.model_validate(config["train"]))
+    state = _resume_or_start(w, config["resume_key"])
+    _train_steps(w, state, config.get("run", "train"))
+    _final_report(w, state)
