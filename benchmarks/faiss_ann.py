@@ -21,8 +21,8 @@ import time
 
 import numpy as np
 
-from ecomrel.config import NegativesConfig
 from pipelines.negatives import build_index, recall_at_k
+from pipelines.negatives.config import NegativesConfig
 
 
 def clustered_unit_vectors(

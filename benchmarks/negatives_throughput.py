@@ -31,9 +31,12 @@ from pathlib import Path
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-from ecomrel.config import EmbedConfig, NegativesConfig  # noqa: E402
-from pipelines.embed import Embedder  # noqa: E402
+from pipelines.embed import (
+    EmbedConfig,
+    Embedder,  # noqa: E402
+)
 from pipelines.negatives import MiningVectors, embed_for_mining, mine_records, mining_texts  # noqa: E402
+from pipelines.negatives.config import NegativesConfig  # noqa: E402
 
 
 def timed_embedder(log: Path) -> type[Embedder]:
@@ -103,9 +106,8 @@ def main() -> None:
     from ray.data import DataContext
 
     from ecomrel.bundled import materialize_multilingual_e5_small
-    from ecomrel.config import IngestConfig
     from ecomrel.manifest import Manifest
-    from pipelines.ingest import discover, ingest
+    from pipelines.ingest import IngestConfig, discover, ingest
     from pipelines.negatives import load_records
     from pipelines.synthetic import make_data
 

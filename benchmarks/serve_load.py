@@ -34,7 +34,8 @@ import numpy as np
 import psutil
 
 from cluster.ray_runtime import connect  # first: sets RAY_AUTH_MODE=token before Ray is imported
-from ecomrel.config import RayConfig, ServeConfig
+from ecomrel.config import RayConfig
+from serve.settings import ServeConfig
 
 APP = "serve-load-bench"
 _QUERIES = ["red running shoes", "wireless earbuds", "funda para movil", "coque de telephone", "ランニングシューズ"]

@@ -26,10 +26,11 @@ import pyarrow.parquet as pq
 import torch
 
 import cluster  # noqa: F401  (token auth for Ray: must come before the first import of ray)
-from ecomrel.config import LoraConfig, RayConfig, TrainConfig
+from ecomrel.config import RayConfig
 from ecomrel.lm import PromptEncoder, pad_right
 from ecomrel.models import load_causal_lm, load_tokenizer
 from ecomrel.schema import RECORD_SCHEMA
+from train.config import LoraConfig, TrainConfig
 
 QUERIES = ["red running shoes", "wireless earbuds", "phone case", "garden hose", "kitchen knife set",
            "zapatillas de running", "funda para movil", "chaussures de course", "coque de telephone"]  # fmt: skip

@@ -14,13 +14,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
-import yaml
 
 from ecomrel.artifacts import Thresholds
-from ecomrel.config import RecipeConfig, apply_overrides, config_from_overrides
+from ecomrel.config import apply_overrides, load_tree
 from ecomrel.manifest import MANIFEST, read_manifest
 from ecomrel.metrics import all_positive_f1, paired_bootstrap_f1_delta
 from ecomrel.records import read_records
+
+from .config import RecipeConfig, config_from_overrides
 
 PARTS = ("overall", "seen", "zero_shot")
 
@@ -63,16 +64,13 @@ def sweep_arms(spec: str) -> list[Arm]:
 def arm_config(base: dict, arm: Arm) -> RecipeConfig:
     """The recipe config of one arm: the base tree with the strategies switched as the arm says."""
     tree = json.loads(json.dumps(base))  # deep copy
-    switches = [
-        f"negatives.enabled={str(arm.negatives).lower()}",
-        f"negatives.random_negatives={str(arm.random_negatives).lower()}",
-        f"selfval.enabled={str(arm.selfval).lower()}",
-    ]
-    if arm.translate or tree.get("translate"):
-        if arm.translate and not tree.get("translate"):
-            raise ValueError(f"arm {arm.name} needs a `translate:` section in the config")
-        switches.append(f"translate.enabled={str(arm.translate).lower()}")
-    apply_overrides(tree, switches)
+    switches = {
+        "translate.enabled": arm.translate,
+        "negatives.enabled": arm.negatives,
+        "negatives.random_negatives": arm.random_negatives,
+        "selfval.enabled": arm.selfval,
+    }
+    apply_overrides(tree, [f"{key}={str(on).lower()}" for key, on in switches.items()])
     return config_from_overrides(tree, list(arm.overrides), f"arm {arm.name}")
 
 
@@ -147,30 +145,36 @@ def collect(results: dict[str, Path], tasks: Sequence[str], n_boot: int = 2000) 
 
 def write_table(rows: list[dict], out: Path, tasks: Sequence[str]) -> dict[str, Path]:
     """ablation.md, ablation.csv and ablation.png (F1 per arm, per task, seen vs zero-shot)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     out.mkdir(parents=True, exist_ok=True)
-    with (out / "ablation.csv").open("w", newline="") as fh:
+    files = {"md": out / "ablation.md", "csv": out / "ablation.csv", "png": out / "ablation.png"}
+    _write_csv(rows, files["csv"])
+    files["md"].write_text(_markdown(rows, tasks))
+    _plot(rows, tasks, files["png"])
+    return files
+
+
+def _write_csv(rows: list[dict], path: Path) -> None:
+    with path.open("w", newline="") as fh:
         writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
         writer.writeheader()
         writer.writerows({k: " ".join(map(str, v)) if isinstance(v, list) else v for k, v in r.items()} for r in rows)
 
-    def cell(row: dict, key: str) -> str:
-        v, d, ci = (row[f"{key}_{k}"] for k in ("f1", "delta", "ci95"))
-        if v is None:
-            return "-"
-        if row is rows[0] or ci is None:
-            return f"{v:.4f}"
-        return f"{v:.4f} ({d:+.4f} [{ci[0]:+.3f}, {ci[1]:+.3f}])"
 
+def _cell(row: dict, key: str, first: bool) -> str:
+    v, d, ci = (row[f"{key}_{k}"] for k in ("f1", "delta", "ci95"))
+    if v is None:
+        return "-"
+    if first or ci is None:
+        return f"{v:.4f}"
+    return f"{v:.4f} ({d:+.4f} [{ci[0]:+.3f}, {ci[1]:+.3f}])"
+
+
+def _markdown(rows: list[dict], tasks: Sequence[str]) -> str:
     keys = [f"{t}_{p}" for t in tasks for p in PARTS]
     lines = [
         "| arm | " + " | ".join(k.replace("_", " ").replace("zero shot", "zero-shot") for k in keys) + " |",
         "|" + "---|" * (1 + len(keys)),
-        *(f"| {row['arm']} | " + " | ".join(cell(row, k) for k in keys) + " |" for row in rows),
+        *(f"| {row['arm']} | " + " | ".join(_cell(row, k, row is rows[0]) for k in keys) + " |" for row in rows),
         "| *all-positive rule* | " + " | ".join(_num(rows[0][f"{k}_all_positive_f1"]) for k in keys) + " |",
     ]
     data = [
@@ -182,7 +186,7 @@ def write_table(rows: list[dict], out: Path, tasks: Sequence[str]) -> dict[str, 
             for r in rows
         ),
     ]
-    md = (
+    return (
         "# Ablation\n\nF1 of the positive class per arm (delta against the first arm), evaluated on "
         f"the {rows[0]['evaluated_on']} set, with the 95% paired-bootstrap interval of the delta in brackets: an "
         "interval that contains 0 is a difference the evaluation set cannot tell from noise. Same seeds everywhere; "
@@ -192,7 +196,13 @@ def write_table(rows: list[dict], out: Path, tasks: Sequence[str]) -> dict[str, 
         + "\n".join(data)
         + "\n"
     )
-    (out / "ablation.md").write_text(md)
+
+
+def _plot(rows: list[dict], tasks: Sequence[str], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(1, len(tasks), figsize=(6 * len(tasks), 4.5), squeeze=False)
     for ax, task in zip(axes[0], tasks, strict=True):
@@ -206,15 +216,14 @@ def write_table(rows: list[dict], out: Path, tasks: Sequence[str]) -> dict[str, 
         ax.set_title(f"{task}: F1 by arm")
         ax.legend()
     fig.tight_layout()
-    fig.savefig(out / "ablation.png", dpi=110)
+    fig.savefig(path, dpi=110)
     plt.close(fig)
-    return {"md": out / "ablation.md", "csv": out / "ablation.csv", "png": out / "ablation.png"}
 
 
 def run_ablation(config: Path, arms: Sequence[Arm], force: bool = False) -> dict[str, Path]:
     from cluster.recipe import arm_dir, run_recipe
 
-    base = yaml.safe_load(Path(config).read_text())
+    base = load_tree(config)
     results: dict[str, Path] = {}
     cfg = None
     for arm in arms:

@@ -15,7 +15,7 @@ from typing import Annotated
 import typer
 
 from cluster.jobs import jobs_app, submit_command
-from ecomrel.config import AuditConfig, ConfigError, IngestConfig, RayConfig, config_from_overrides, load_config
+from ecomrel.config import ConfigError, RayConfig
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
 models_app = typer.Typer(no_args_is_help=True, help="Bundled offline models.")
@@ -64,8 +64,7 @@ def ingest(
 ) -> None:
     """Validate CIKM files into a Parquet dataset; bad rows go to quarantine with a reason."""
     from cluster.ray_runtime import connect
-    from cluster.stages import ingest_stage
-    from pipelines.ingest import IngestError
+    from pipelines.ingest import IngestConfig, IngestError, ingest_stage
 
     cfg = IngestConfig(
         inputs=[str(p) for p in inputs], max_text_chars=max_text_chars, answers_dir=str(answers) if answers else None
@@ -86,16 +85,19 @@ def audit(
     data: Annotated[Path, typer.Argument(help="An ingested folder (the --out of `ecomrel ingest`).")],
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
     out: Annotated[Path | None, typer.Option(help="Where audit.json/.md/.png go (default: DATA/audit).")] = None,
+    high_resource_min_rows: Annotated[int, typer.Option(help="Train rows that make a language high-resource.")] = 100,
     address: Address = None,
 ) -> None:
     """Rows per task x split x language, label balance, and the zero-shot languages per task."""
     from cluster.ray_runtime import connect
-    from pipelines.audit import format_table, run_audit
+    from pipelines.audit import AuditConfig, audit_stage, format_table, load_audit
 
     if not data.exists():
         _fail(f"{data}: no such folder")
+    out = out or data / "audit"
     connect(RayConfig(address=address))
-    report = run_audit(data, out or data / "audit", AuditConfig())
+    audit_stage(AuditConfig(high_resource_min_rows=high_resource_min_rows), data, out, force=True)
+    report = load_audit(out)
     typer.echo(json.dumps(report, indent=2, ensure_ascii=False) if as_json else format_table(report))
 
 
@@ -106,6 +108,7 @@ def run(
     force: Annotated[bool, typer.Option(help="Re-run every stage even when its manifest is current.")] = False,
 ) -> None:
     """Run the recipe: every stage in order, skipping the ones whose outputs are current."""
+    from cluster.config import load_config
     from cluster.recipe import run_recipe
 
     try:
@@ -113,6 +116,37 @@ def run(
     except ConfigError as exc:
         _fail(str(exc))
     run_recipe(cfg, force=force)
+
+
+def _stage_help() -> str:
+    from cluster.stages import STAGES
+
+    width = max(map(len, STAGES))
+    lines = [f"{name:<{width}}  {spec.summary}" for name, spec in STAGES.items()]
+    return "Run one stage of a recipe by name (its inputs must exist), even when it is current.\n\nStages:\n\n" + (
+        "\n\n".join(lines)
+    )
+
+
+@app.command("stage", help=_stage_help())
+def stage_cmd(
+    name: Annotated[str, typer.Argument(help="Stage name: the run folder's name (see the list above).")],
+    config: Annotated[Path, typer.Option("--config", "-c", help="Recipe YAML.")],
+    set_: Annotated[list[str] | None, typer.Option("--set", help="Override a config key: a.b=value.")] = None,
+    arm: Annotated[str | None, typer.Option(help="Ablation arm folder (runs/<name>/arms/<arm>).")] = None,
+) -> None:
+    from cluster.config import load_config
+    from cluster.recipe import run_stage_by_name
+
+    try:
+        cfg = load_config(config, set_ or [])
+        manifest = run_stage_by_name(cfg, name, arm)
+    except (ConfigError, LookupError) as exc:
+        _fail(str(exc))
+    typer.echo(
+        f"stage {manifest.stage}: {manifest.input_rows} -> {manifest.output_rows} rows "
+        f"({manifest.quarantined_rows} quarantined) in {manifest.wall_time_s:.1f}s"
+    )
 
 
 @app.command()
@@ -149,6 +183,7 @@ def serve_cmd(
     address: Address = None,
 ) -> None:
     """Serve the calibrated classifier over HTTP (Ray Serve) until Ctrl-C."""
+    from cluster.config import config_from_overrides, load_config
     from cluster.ray_runtime import connect
     from serve.app import run_local
 

@@ -1,10 +1,11 @@
 """The recipe: every stage in order, each writing ``runs/<name>/<stage>/`` plus a manifest.
 
-Read ``_stages`` top to bottom: that is the order the stages run in. A stage whose manifest matches its inputs and
-config is skipped, so re-running after a kill resumes where the recipe stopped (training resumes from its last
-checkpoint). Stages that do not depend on an ablation arm (data, ingest, audit, split, translation, negatives)
-live in the run folder and are shared by every arm; the rest live in ``arms/<arm>/`` when an arm is named.
-Augmentation folders carry their config digest in the name, so a sweep over a knob keeps one folder per value.
+Read ``plan`` top to bottom: that is the order the stages run in, each an entry of ``cluster.stages.STAGES``. A
+stage whose manifest matches its inputs and config is skipped, so re-running after a kill resumes where the recipe
+stopped (training resumes from its last checkpoint). Stages that do not depend on an ablation arm (data, ingest,
+audit, split, translation, negatives) live in the run folder and are shared by every arm; the rest live in
+``arms/<arm>/`` when an arm is named. Augmentation folders carry their config digest in the name
+(``translate-<digest>``), so a sweep over a knob keeps one folder per value.
 """
 
 from __future__ import annotations
@@ -12,14 +13,17 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ecomrel import telemetry
-from ecomrel.config import RecipeConfig
-from ecomrel.manifest import Manifest, read_manifest
+from ecomrel.manifest import MANIFEST, Manifest, StageRun, read_manifest
+from pipelines.audit import format_table, load_audit
 
-from . import stages
+from .config import RecipeConfig
+from .stages import STAGES as S
+from .stages import fold_model
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +71,18 @@ def arm_dir(cfg: RecipeConfig, arm: str | None) -> Path:
     return cfg.run_dir / "arms" / arm if arm else cfg.run_dir
 
 
+@dataclass(frozen=True)
+class Step:
+    """One stage of a recipe: the registry's stage ``name``, its output folder, and the call that runs it."""
+
+    name: str
+    out: Path
+    call: Callable[[bool], StageRun]
+
+    def run(self, force: bool = False) -> StageRun:
+        return self.call(force)
+
+
 def run_recipe(cfg: RecipeConfig, force: bool = False, arm: str | None = None) -> RunLog:
     from cluster.ray_runtime import connect
 
@@ -77,7 +93,10 @@ def run_recipe(cfg: RecipeConfig, force: bool = False, arm: str | None = None) -
     (work / "config.json").write_text(cfg.model_dump_json(indent=2))
     runlog = RunLog(cfg.name if not arm else f"{cfg.name}/{arm}")
     try:
-        _stages(cfg, cfg.run_dir, work, runlog, force)
+        for step in plan(cfg, work):
+            runlog.record(step.name, *step.run(force))
+            if step.name == "audit":
+                print(format_table(load_audit(step.out)))
     except BaseException:
         telemetry.record_recipe_run(runlog.run, "failed")
         raise
@@ -86,149 +105,101 @@ def run_recipe(cfg: RecipeConfig, force: bool = False, arm: str | None = None) -
     (work / "recipe.json").write_text(json.dumps({"stages": runlog.stages, "wall_time_s": total}, indent=2))
     print(runlog.summary())
     print(f"recipe {runlog.run}: done in {total:.1f}s -> {work}")
+    if (work / "report" / MANIFEST).is_file():
+        print_results(work)
     return runlog
 
 
-def _stages(cfg: RecipeConfig, run: Path, work: Path, runlog: RunLog, force: bool) -> None:
-    from pipelines.audit import format_table, load_audit
+def run_stage_by_name(cfg: RecipeConfig, name: str, arm: str | None = None) -> Manifest:
+    """Run the recipe's stage ``name`` (forced) and return its manifest. Every stage before it in the recipe must
+    have run: those are the folders it may read."""
+    from cluster.ray_runtime import connect
 
-    # 1. Data: synthetic CIKM files (demo) or the files the config names.
+    steps = plan(cfg, arm_dir(cfg, arm))
+    names = [s.name for s in steps]
+    if name not in names:
+        raise LookupError(f"stage {name!r} is not in this recipe (its stages: {', '.join(names)})")
+    i = len(names) - 1 - names[::-1].index(name)  # random_negatives' semantic run is also named "negatives"
+    missing = [str(s.out) for s in steps[:i] if not (s.out / MANIFEST).is_file()]
+    if missing:
+        raise LookupError(f"stage {name!r} needs {', '.join(missing)}: run the recipe up to it first")
+    connect(cfg.ray)
+    manifest, _ = steps[i].run(force=True)
+    return manifest
+
+
+def plan(cfg: RecipeConfig, work: Path) -> list[Step]:
+    """The recipe's stages in the order they run, for the run folder ``cfg.run_dir`` and the arm folder ``work``.
+
+    Read top to bottom: data, ingest, audit; then (with training) split, augmentation, training set,
+    self-validation, training, calibration and the report. Stages up to the augmentation live in the run folder
+    and are shared by every arm; augmentation folders carry their config digest, so a sweep keeps one per value.
+    """
+    run, steps = cfg.run_dir, []
+
+    def add(name: str, out: Path, *args) -> Path:
+        steps.append(Step(name, out, lambda force: S[name](*args, out=out, force=force)))
+        return out
+
     ingest_cfg = cfg.ingest
     if cfg.make_data.enabled:
-        runlog.record("make_data", *stages.make_data_stage(cfg.make_data, run / "data", force))
-        if not ingest_cfg.inputs:
-            ingest_cfg = ingest_cfg.model_copy(update={"inputs": [str(run / "data")]})
+        data = add("make_data", run / "make_data", cfg.make_data)
+        ingest_cfg = ingest_cfg if ingest_cfg.inputs else ingest_cfg.model_copy(update={"inputs": [str(data)]})
+    ingested = add("ingest", run / "ingest", ingest_cfg)
+    audit = add("audit", run / "audit", cfg.audit, ingested)
+    if not cfg.train.enabled:
+        return steps
+    split = add("split", run / "split", cfg.split, cfg.tasks, ingested)
 
-    # 2. Ingest + validate; 3. language audit.
-    runlog.record("ingest", *stages.ingest_stage(ingest_cfg, run / "ingest", force))
-    runlog.record("audit", *stages.audit_stage(cfg, run / "ingest", run / "audit", force))
-    print(format_table(load_audit(run / "audit")))
-    if cfg.train is None:
-        return
-
-    # 4. Split: training rows, the calibration set (labelled dev, else held-out train queries), test rows.
-    runlog.record("split", *stages.split_stage(cfg, run / "ingest", run / "split", force))
-
-    # 5. Augmentation (shared by arms): translation into zero-shot languages; semantic (or random) negatives.
     augment: list[Path] = []
-    if cfg.translate is not None and cfg.translate.enabled:
+    if cfg.translate.enabled:
         out = run / f"translate-{cfg.translate.digest()[:8]}"
-        runlog.record("translate", *stages.translate_stage(cfg, run / "ingest", run / "audit", out, force))
-        augment.append(out)
+        augment.append(add("translate", out, cfg.translate, cfg.embed, cfg.tasks, ingested, audit))
     if cfg.negatives.enabled:
-        neg, semantic = cfg.negatives, None
-        if neg.random_negatives and cfg.embed is not None:
-            # Random negatives compare with retrieval at the same count: mine (or reuse) the semantic run first.
-            sem_cfg = neg.model_copy(update={"random_negatives": False})
-            semantic = run / f"negatives-semantic-{sem_cfg.digest()[:8]}"
-            runlog.record("negatives", *stages.negatives_stage(cfg, sem_cfg, run / "ingest", semantic, None, force))
-        kind = "random" if neg.random_negatives else "semantic"
-        out = run / f"negatives-{kind}-{neg.digest()[:8]}"
-        name = "random_negatives" if neg.random_negatives else "negatives"
-        runlog.record(name, *stages.negatives_stage(cfg, neg, run / "ingest", out, semantic, force))
-        augment.append(out)
+        augment.append(_negatives(cfg, run, ingested, add))
 
-    # 6. The training set: original rows plus augmentation.
-    runlog.record("trainset", *stages.trainset_stage(run / "split" / "train", augment, work / "trainset", force))
-
-    # 7. Self-validation: flag rows whose confident (out-of-fold) prediction contradicts the label.
-    trainset = work / "trainset"
+    trained_on = add("trainset", work / "trainset", split / "train", augment)
     if cfg.selfval.enabled:
-        noise_from = run / "data" if cfg.make_data.enabled else None  # planted noise: flags' precision/recall
-        runlog.record("selfval", *stages.selfval_stage(cfg, trainset, work / "selfval", noise_from, force))
-        trainset = work / "selfval"
+        noise_from = run / "make_data" if cfg.make_data.enabled else None  # planted noise: flags' precision/recall
+        initial = cfg.initial_train_config()
+        fold = fold_model(initial, cfg.score)
+        digest = f"{initial.digest()}-{cfg.score.digest()}"
+        trained_on = add("selfval", work / "selfval", cfg.selfval, fold, digest, noise_from, trained_on)
+    trained = add("train", work / "train", cfg.train, trained_on)
 
-    # 8. LoRA fine-tuning on Ray Train.
-    runlog.record("train", *stages.train_stage(cfg, trainset, work / "train", force))
-
-    # 9. Score the calibration set, tune thresholds, package the served model (adapter + thresholds.json).
-    split = run / "split"
-    runlog.record("score_calib", *stages.score_stage(cfg, split / "calib", work / "train", work / "score_calib", force))
-    runlog.record(
-        "calibrate",
-        *stages.calibrate_stage(cfg, work / "score_calib", split, work / "train", work / "model", force),
+    base = cfg.train.base_model
+    calib = add("score_calib", work / "score_calib", cfg.score, base, split / "calib", trained)
+    model = add(
+        "model", work / "model", cfg.calibrate, base, cfg.score.max_seq_len, cfg.tasks, cfg.name, calib, split, trained
     )
+    test = add("score_test", work / "score_test", cfg.score, base, split / "test", model)
+    sources = [*augment, work / "trainset", *([work / "selfval"] if cfg.selfval.enabled else [])]
 
-    # 10. Score test; 11. evaluation report + CIKM submission files.
-    runlog.record("score_test", *stages.score_stage(cfg, split / "test", work / "model", work / "score_test", force))
-    sections = augmentation_sections(augment, work / "trainset", work / "selfval" if cfg.selfval.enabled else None)
-    runlog.record(
-        "report",
-        *stages.report_stage(
-            cfg,
-            work / "score_calib",
-            work / "score_test",
-            work / "model",
-            run / "audit",
-            run / "ingest",
-            work / "report",
-            sections,
-            force,
-        ),
-    )
-    print_results(work)
+    def report(force: bool) -> StageRun:  # upstream sections exist only once those stages ran
+        sections = [S[read_manifest(src).stage].report_section(src) for src in sources]
+        return S["report"](sections, calib, test, model, audit, ingested, out=work / "report", force=force)
+
+    steps.append(Step("report", work / "report", report))
+    return steps
 
 
-def augmentation_sections(augment: list[Path], trainset: Path, selfval: Path | None) -> list[tuple[str, str]]:
-    """Markdown sections for the report: acceptance by language pair, negatives by kind, label balance,
-    self-validation flags."""
-    sections = []
-    for part in augment:
-        m = read_manifest(part)
-        if m.stage == "translate":
-            lines = ["| task | pair | planned | accepted | acceptance | top rejection |", "|---|---|---|---|---|---|"]
-            for p in m.extra.get("pairs", {}).values():
-                top = max(p["rejected_by_reason"].items(), key=lambda kv: kv[1])[0] if p["rejected_by_reason"] else "-"
-                acc = f"{p['acceptance']:.1%}" if p["acceptance"] is not None else "-"
-                lines.append(
-                    f"| {p['task']} | {p['source']}→{p['target']} | {p['planned']} | {p['accepted']} | {acc} | {top} |"
-                )
-            lines.append(f"\nRejected by reason: {m.extra.get('rejected_by_reason', {})}")
-            sections.append(("Translation acceptance by language pair", "\n".join(lines)))
-        elif m.stage == "negatives":
-            lines = ["| task | anchors | mined | by kind | positive rate before → after |", "|---|---|---|---|---|"]
-            for task, t in m.extra.get("tasks", {}).items():
-                before, after = (t["label_balance"][k]["positive_fraction"] for k in ("before", "after"))
-                lines.append(f"| {task} | {t['anchors']} | {t['mined']} | {t['counts']} | {before} → {after} |")
-            sections.append(("Mined negatives by kind", "\n".join(lines)))
-    ts = read_manifest(trainset).extra
-    sections.append(
-        (
-            "Training set by source and label",
-            f"Rows by source: {ts['rows_by_source']}\n\nRows by task/label: {ts['rows_by_task_label']}\n\n"
-            f"Positive rate per task: {ts['positive_rate']}",
-        ),
-    )
-    if selfval is not None:
-        sv = read_manifest(selfval).extra
-        rep = sv["report"]
-        text = [
-            f"Method {rep['method']}, confidence {rep['confidence']}; counts: {sv['counts']}",
-            f"\nSkill gate (flags applied only where the initial models' ROC-AUC >= {rep.get('min_auc')}): "
-            + ", ".join(
-                f"{task} AUC {g['auc']} {'passed' if g['passed'] else 'failed'} ({g['flagged_before_gate']} flagged)"
-                for task, g in rep.get("skill", {}).items()
-            ),
-            f"\nFlagged by source: {rep.get('by_source')}",
-            f"\nFlagged by language: {rep.get('by_language')}",
-            f"\nFlagged by label: {rep.get('by_label')}",
-        ]
-        if sv.get("sweep"):
-            text += ["\n| method | c | flagged | precision | recall |", "|---|---|---|---|---|"]
-            for r in sv["sweep"]:
-                if r.get("task", "all") == "all":
-                    text.append(
-                        f"| {r['method']} | {r.get('c', '-')} | {r.get('flagged')} | "
-                        f"{r.get('precision')} | {r.get('recall')} |"
-                    )
-        sections.append(("Self-validation", "\n".join(text)))
-    return sections
+def _negatives(cfg: RecipeConfig, run: Path, ingested: Path, add) -> Path:
+    """Semantic negatives, or random ones (the ablation arm): with an embedder, the random arm first mines (or
+    reuses) the semantic run and draws exactly as many per anchor as it produced."""
+    neg = cfg.negatives
+    semantic = None
+    if cfg.embed is not None:
+        sem = neg.model_copy(update={"random_negatives": False})
+        semantic = add("negatives", run / f"negatives-{sem.digest()[:8]}", sem, cfg.embed, ingested, None)
+    if not neg.random_negatives:
+        return semantic
+    return add("random_negatives", run / f"random_negatives-{neg.digest()[:8]}", neg, None, ingested, semantic)
 
 
 def print_results(work: Path) -> None:
-    from evaluation.report import format_f1_table
+    from evaluation.report import REPORTS_JSON, format_f1_table
 
-    reports = json.loads((work / "report" / "reports.json").read_text())
+    reports = json.loads((work / "report" / REPORTS_JSON).read_text())
     for name, report in reports.items():
         print(f"\n== F1 on the {'calibration set' if name == 'calib' else 'test set'} ==")
         print(format_f1_table(report))

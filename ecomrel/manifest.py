@@ -110,6 +110,10 @@ def stage_manifest(stage: str, out_dir: str | Path, config_hash: str, inputs: It
     write_manifest(out_dir, m)
 
 
+#: What running a stage returns: its manifest, and whether it ran (False: skipped, its manifest was current).
+StageRun = tuple[Manifest, bool]
+
+
 def run_stage(
     stage: str,
     out_dir: str | Path,
@@ -117,7 +121,7 @@ def run_stage(
     inputs: Iterable[str | Path],
     body: Callable[[Manifest], None],
     force: bool = False,
-) -> tuple[Manifest, bool]:
+) -> StageRun:
     """Run ``body`` unless ``out_dir`` is current. Returns (manifest, ran)."""
     inputs = list(inputs)
     if not force and is_current(out_dir, config_hash, inputs):

@@ -9,18 +9,33 @@ sweep would overfit, and with one class every threshold below its lowest score t
 from __future__ import annotations
 
 import logging
+import shutil
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from pydantic import Field
 
-from ecomrel.artifacts import Thresholds
-from ecomrel.config import CalibrateConfig
+from ecomrel.artifacts import THRESHOLDS_FILE, Thresholds
+from ecomrel.config import Section
+from ecomrel.manifest import Manifest, StageRun, read_manifest, run_stage
 from ecomrel.metrics import DEFAULT_GRID, best_threshold
+from ecomrel.records import read_records
 from ecomrel.schema import UNLABELED
 
 log = logging.getLogger(__name__)
+
+
+class CalibrateConfig(Section):
+    per_language: bool = Field(
+        False, description="Also tune a threshold per (task, language) with enough labelled dev rows."
+    )
+    min_rows_per_language: int = Field(50, ge=1, description="Fewer labelled rows: the task threshold applies.")
+    seed_thresholds: dict[str, float] = Field(
+        default_factory=lambda: {"QC": 0.4, "QI": 0.2},
+        description="Thresholds used when no labelled dev rows exist (the paper's values).",
+    )
 
 
 def labelled(scored: pd.DataFrame) -> pd.DataFrame:
@@ -97,3 +112,45 @@ def _per_language(rows: pd.DataFrame, min_rows: int, grid: Sequence[float]) -> d
             continue
         out[str(language)] = best_threshold(g["label"], g["p_yes"], grid)[0]
     return out
+
+
+def calibrate_stage(
+    cfg: CalibrateConfig,
+    base_model: str,
+    max_seq_len: int,
+    tasks: Sequence[str],
+    run_name: str,
+    scored: Path,
+    split: Path,
+    trained: Path,
+    out: Path,
+    force: bool = False,
+) -> StageRun:
+    """The ``model`` stage, the served model: ``adapter/`` (copied from training) + ``thresholds.json``
+    calibrated on the scored calibration rows."""
+
+    def body(m: Manifest) -> None:
+        adapter = out / "adapter"
+        shutil.rmtree(adapter, ignore_errors=True)
+        shutil.copytree(trained / "adapter", adapter)
+        sources = set(read_manifest(split).extra["calibrated_on"].values())
+        df = read_records(scored)
+        thresholds = calibrate(
+            df,
+            cfg,
+            base_model=base_model,
+            adapter="adapter",
+            calibrated_on=sources.pop() if len(sources) == 1 else "heldout_train",
+            max_seq_len=max_seq_len,
+            tasks=tasks,
+        )
+        thresholds.version = f"{run_name}-{read_manifest(trained).config_hash}"
+        thresholds.save(out / THRESHOLDS_FILE)
+        m.input_rows = m.output_rows = len(df)
+        m.extra = {
+            "thresholds": thresholds.tasks,
+            "per_language": thresholds.per_language,
+            "calibrated_on": thresholds.calibrated_on,
+        }
+
+    return run_stage("model", out, cfg.digest(), [scored, trained / "adapter"], body, force)

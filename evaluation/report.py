@@ -8,6 +8,7 @@ Later sections (data augmentation, ...) are passed in as ready Markdown via ``ex
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -15,12 +16,17 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ecomrel.artifacts import Thresholds
+from ecomrel.artifacts import THRESHOLDS_FILE, Thresholds
+from ecomrel.manifest import Manifest, StageRun, read_manifest, run_stage
 from ecomrel.metrics import all_positive_f1, prf1, threshold_sweep
+from ecomrel.records import read_records
+from ecomrel.schema import UNLABELED
 
 from .calibrate import labelled
+from .submission import unscored_test_rows, write_submissions
 
 REPORT_JSON = "report.json"
+REPORTS_JSON = "reports.json"  # the report stage's {"calib": report, "test": report}
 REPORT_MD = "report.md"
 CURVE_GRID = np.round(np.arange(0.0, 1.0001, 0.005), 3)  # finer than calibration's grid: these are pictures
 
@@ -182,6 +188,18 @@ def _gain(x: float | None) -> str:
 
 
 def _markdown(report: dict, extra_sections: Sequence[tuple[str, str]]) -> str:
+    lines = _summary_md(report)
+    for task, e in report["tasks"].items():
+        lines += ["", f"## {task}", ""]
+        if e["overall"] is None:
+            lines += [f"No labelled rows for {task} ({e['rows']} unlabelled): not evaluated.", ""]
+        lines += _groups_md(e) + _languages_md(e) + _curves_md(e, report["plots"].get(task))
+    for title, body in extra_sections:
+        lines += ["", f"## {title}", "", body.rstrip()]
+    return "\n".join(lines) + "\n"
+
+
+def _summary_md(report: dict) -> list[str]:
     lines = [
         "# Evaluation report",
         "",
@@ -206,69 +224,74 @@ def _markdown(report: dict, extra_sections: Sequence[tuple[str, str]]) -> str:
             f"{_num(o.get('all_positive_f1'))} | {_gain(o.get('gain'))} | {_num(o.get('precision'))} | "
             f"{_num(o.get('recall'))} |"
         )
-    for task, e in report["tasks"].items():
-        lines += ["", f"## {task}", ""]
-        if e["overall"] is None:
-            lines += [f"No labelled rows for {task} ({e['rows']} unlabelled): not evaluated.", ""]
-        lines += [
-            "### Seen vs zero-shot languages",
-            "",
-            "| group | languages | rows | F1 | all-positive F1 | gain | precision | recall |",
-            "|---|---|---|---|---|---|---|---|",
-        ]
-        for name in ("seen", "zero_shot"):
-            g = e[name]
-            if g is None:
-                lines.append(f"| {name.replace('_', '-')} | — | 0 | no labelled rows | — | — | — | — |")
-            else:
-                lines.append(
-                    f"| {name.replace('_', '-')} | {', '.join(g['languages'])} | {g['n']} | {_num(g['f1'])} | "
-                    f"{_num(g['all_positive_f1'])} | {_gain(g['gain'])} | {_num(g['precision'])} | "
-                    f"{_num(g['recall'])} |"
-                )
-        if e["unlabelled_zero_shot_languages"]:
-            lines += [
-                "",
-                f"Zero-shot languages with no labelled rows, not evaluated: "
-                f"{', '.join(e['unlabelled_zero_shot_languages'])}.",
-            ]
+    return lines
+
+
+def _groups_md(e: dict) -> list[str]:
+    lines = [
+        "### Seen vs zero-shot languages",
+        "",
+        "| group | languages | rows | F1 | all-positive F1 | gain | precision | recall |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for name in ("seen", "zero_shot"):
+        g = e[name]
+        if g is None:
+            lines.append(f"| {name.replace('_', '-')} | — | 0 | no labelled rows | — | — | — | — |")
+        else:
+            lines.append(
+                f"| {name.replace('_', '-')} | {', '.join(g['languages'])} | {g['n']} | {_num(g['f1'])} | "
+                f"{_num(g['all_positive_f1'])} | {_gain(g['gain'])} | {_num(g['precision'])} | "
+                f"{_num(g['recall'])} |"
+            )
+    if e["unlabelled_zero_shot_languages"]:
         lines += [
             "",
-            "### Per language",
-            "",
-            "| language | kind | rows | labelled | threshold | F1 | all-positive F1 | gain | precision | recall | "
-            "positive rate |",
-            "|---|---|---|---|---|---|---|---|---|---|---|",
+            f"Zero-shot languages with no labelled rows, not evaluated: "
+            f"{', '.join(e['unlabelled_zero_shot_languages'])}.",
         ]
-        for lang in e["languages"]:
-            m = lang["metrics"]
-            kind = lang["kind"].replace("_", "-")
-            head = f"| {lang['language']} | {kind} | {lang['rows']} | {lang['labelled_rows']} |"
-            if m is None:
-                lines.append(f"{head} {_num(lang['threshold'])} | no labels | — | — | — | — | — |")
-            else:
-                lines.append(
-                    f"{head} {_num(lang['threshold'])} | {_num(m['f1'])} | {_num(m['all_positive_f1'])} | "
-                    f"{_gain(m['gain'])} | {_num(m['precision'])} | {_num(m['recall'])} | {_num(m['pos_rate'])} |"
-                )
-        plots = report["plots"].get(task)
-        if plots:
-            o = e["overall"]
-            lines += [
-                "",
-                "### Curves and confusion matrix",
-                "",
-                f"![precision-recall]({plots['pr_curve']}) ![F1 vs threshold]({plots['f1_threshold']}) "
-                f"![confusion matrix]({plots['confusion']})",
-                "",
-                "| | predicted 1 | predicted 0 |",
-                "|---|---|---|",
-                f"| label 1 | {o['tp']} | {o['fn']} |",
-                f"| label 0 | {o['fp']} | {o['tn']} |",
-            ]
-    for title, body in extra_sections:
-        lines += ["", f"## {title}", "", body.rstrip()]
-    return "\n".join(lines) + "\n"
+    return lines
+
+
+def _languages_md(e: dict) -> list[str]:
+    lines = [
+        "",
+        "### Per language",
+        "",
+        "| language | kind | rows | labelled | threshold | F1 | all-positive F1 | gain | precision | recall | "
+        "positive rate |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for lang in e["languages"]:
+        m = lang["metrics"]
+        kind = lang["kind"].replace("_", "-")
+        head = f"| {lang['language']} | {kind} | {lang['rows']} | {lang['labelled_rows']} |"
+        if m is None:
+            lines.append(f"{head} {_num(lang['threshold'])} | no labels | — | — | — | — | — |")
+        else:
+            lines.append(
+                f"{head} {_num(lang['threshold'])} | {_num(m['f1'])} | {_num(m['all_positive_f1'])} | "
+                f"{_gain(m['gain'])} | {_num(m['precision'])} | {_num(m['recall'])} | {_num(m['pos_rate'])} |"
+            )
+    return lines
+
+
+def _curves_md(e: dict, plots: dict | None) -> list[str]:
+    if not plots:
+        return []
+    o = e["overall"]
+    return [
+        "",
+        "### Curves and confusion matrix",
+        "",
+        f"![precision-recall]({plots['pr_curve']}) ![F1 vs threshold]({plots['f1_threshold']}) "
+        f"![confusion matrix]({plots['confusion']})",
+        "",
+        "| | predicted 1 | predicted 0 |",
+        "|---|---|---|",
+        f"| label 1 | {o['tp']} | {o['fn']} |",
+        f"| label 0 | {o['fp']} | {o['tn']} |",
+    ]
 
 
 def format_f1_table(report: dict) -> str:
@@ -288,3 +311,39 @@ def format_f1_table(report: dict) -> str:
                     f"{m['gain']:>+8.4f}"
                 )
     return "\n".join(lines)
+
+
+def report_stage(
+    sections: Sequence[tuple[str, str]],
+    scored_calib: Path,
+    scored_test: Path,
+    model: Path,
+    audit: Path,
+    ingested: Path,
+    out: Path,
+    force: bool = False,
+) -> StageRun:
+    """The ``report`` stage: the evaluation report on the calibration set (and on test when it has labels), and
+    the CIKM submission files. ``sections`` are the upstream stages' Markdown sections (augmentation, ...)."""
+
+    def body(m: Manifest) -> None:
+        thresholds = Thresholds.load(model)
+        zero_shot = read_manifest(audit).extra["zero_shot"]
+        calib = read_records(scored_calib)
+        test = read_records(scored_test)
+        reports = {"calib": write_report(calib, thresholds, zero_shot, out / "calib", sections)}
+        if (test["label"] != UNLABELED).any():
+            reports["test"] = write_report(test, thresholds, zero_shot, out / "test", sections)
+        unscored = unscored_test_rows(ingested)
+        files = write_submissions(test, thresholds, out / "submission", unscored=unscored)
+        m.input_rows = m.output_rows = len(calib) + len(test)
+        m.extra = {
+            "submissions": {t: str(p) for t, p in files.items()},
+            "unscored_test_rows": len(unscored),
+            "reports": list(reports),
+        }
+        (out / REPORTS_JSON).write_text(json.dumps(reports, indent=2, default=str))
+
+    inputs = [scored_calib, scored_test, model / THRESHOLDS_FILE, audit]
+    digest = hashlib.sha256(json.dumps(list(sections)).encode()).hexdigest()[:16]
+    return run_stage("report", out, digest, inputs, body, force)

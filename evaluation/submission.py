@@ -14,7 +14,8 @@ from pathlib import Path
 import pandas as pd
 
 from ecomrel.artifacts import Thresholds
-from ecomrel.schema import QUERY_FIELD, TARGET_FIELD, Task
+from ecomrel.manifest import read_manifest
+from ecomrel.schema import QUERY_FIELD, TARGET_FIELD, Split, Task
 
 SUBMISSION_FILES = {task.value: f"submit_{task.value}.txt" for task in Task}
 _COLUMNS = ("id", "task", "language", "query", "target")
@@ -88,3 +89,33 @@ def read_submission(path: str | Path) -> list[dict]:
                 raise ValueError(f"{path}:{n}: prediction {pred!r} is not 0 or 1")
             records.append(rec)
     return records
+
+
+def unscored_test_rows(ingested: Path) -> pd.DataFrame:
+    """Test rows the ingest stage quarantined that still carry an id: a submission needs a line for them too.
+
+    Reads the ingest stage's artifacts (``quarantine/quarantine.jsonl`` and the manifest's file table)."""
+    qfile = ingested / "quarantine" / "quarantine.jsonl"
+    files = read_manifest(ingested).extra.get("files", {})
+    out = []
+    for line in qfile.read_text(encoding="utf-8").splitlines() if qfile.is_file() else []:
+        q = json.loads(line)
+        meta = files.get(q["file"], {})
+        if meta.get("split") != Split.TEST.value:
+            continue
+        try:
+            raw = json.loads(q["raw"])
+        except ValueError:
+            continue
+        if isinstance(raw, dict) and raw.get("id") is not None:
+            task = Task(meta["task"])
+            out.append(
+                {
+                    "id": str(raw["id"]),
+                    "task": task.value,
+                    "language": str(raw.get("language", "")),
+                    "query": str(raw.get(QUERY_FIELD) or ""),
+                    "target": str(raw.get(TARGET_FIELD[task]) or ""),
+                }
+            )
+    return pd.DataFrame(out, columns=list(_COLUMNS))

@@ -11,13 +11,24 @@ import json
 from pathlib import Path
 
 import pandas as pd
+from pydantic import Field
 
-from ecomrel.config import AuditConfig
+from ecomrel.config import Section
 from ecomrel.languages import LANGUAGES
+from ecomrel.manifest import Manifest, StageRun, run_stage
 from ecomrel.records import dataset_path
 from ecomrel.schema import UNLABELED, Split
 
 AUDIT_JSON = "audit.json"
+
+
+class AuditConfig(Section):
+    high_resource_min_rows: int = Field(
+        100,
+        ge=1,
+        description="A train language with at least this many rows counts as high-resource "
+        "(a translation source candidate).",
+    )
 
 
 _KEYS = ["task", "split", "language", "label"]
@@ -137,6 +148,17 @@ def run_audit(data: str | Path, out_dir: str | Path, cfg: AuditConfig) -> dict:
     (out_dir / "audit.md").write_text("# Language audit\n\n```\n" + format_table(report) + "```\n")
     plot(report, out_dir / "audit.png")
     return report
+
+
+def audit_stage(cfg: AuditConfig, ingested: Path, out: Path, force: bool = False) -> StageRun:
+    """The ``audit`` stage: rows per task x split x language of an ingested folder, and the zero-shot languages."""
+
+    def body(m: Manifest) -> None:
+        report = run_audit(ingested, out, cfg)
+        m.input_rows = m.output_rows = sum(sum(t["total_rows"].values()) for t in report["tasks"].values())
+        m.extra = {"zero_shot": report["zero_shot"]}
+
+    return run_stage("audit", out, cfg.digest(), [ingested], body, force)
 
 
 def load_audit(out_dir: str | Path) -> dict:

@@ -21,8 +21,9 @@ from typing import Literal
 
 import numpy as np
 import pyarrow as pa
+from pydantic import Field
 
-from ecomrel.config import EmbedConfig
+from ecomrel.config import ActorPool
 
 Kind = Literal["query", "passage"]
 KINDS: tuple[Kind, ...] = ("query", "passage")
@@ -30,6 +31,18 @@ KINDS: tuple[Kind, ...] = ("query", "passage")
 #: Blocks per actor handed to Ray Data: enough that a slow actor does not hold up the pool's tail, few enough that
 #: per-block scheduling overhead stays small next to the model's forward passes.
 _BLOCKS_PER_ACTOR = 8
+
+
+class EmbedConfig(ActorPool):
+    model: str = Field(..., description="sentence-transformers name or path (demo: bundled multilingual-e5-small).")
+    query_prompt: str | None = Field(
+        None, description="Prompt name or literal prefix for queries (e5: 'query: '; Qwen3-Embedding: its instruct)."
+    )
+    passage_prompt: str | None = Field(None, description="Prompt name or literal prefix for targets.")
+    batch_size: int = Field(64, ge=1, description="Sentences per encode call.")
+    truncate_dim: int | None = Field(
+        None, ge=1, description="Matryoshka truncation of the vectors (Qwen3-Embedding supports it); re-normalised."
+    )
 
 
 #: Prompt names sentence-transformers' ``encode_query`` / ``encode_document`` look for, in its order.
@@ -169,15 +182,3 @@ def embed_queries_and_passages(
     q_out = q_vectors[[q_pos[t] for t in queries]] if queries else np.zeros((0, dim), np.float32)
     p_out = p_vectors[[p_pos[t] for t in passages]] if passages else np.zeros((0, dim), np.float32)
     return q_out, p_out
-
-
-def embed_texts(texts: list[str], kind: Kind, cfg: EmbedConfig, embedder_cls: type[Embedder] = Embedder) -> np.ndarray:
-    """L2-normalised float32 vectors of ``texts`` embedded as ``kind``, in input order (each unique text once).
-
-    An empty list gives a ``(0, 0)`` array: the dimension is unknown without loading the model.
-    """
-    if kind not in KINDS:
-        raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
-    if kind == "query":
-        return embed_queries_and_passages(texts, [], cfg, embedder_cls)[0]
-    return embed_queries_and_passages([], texts, cfg, embedder_cls)[1]

@@ -23,10 +23,11 @@ from pathlib import Path
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
+from pydantic import Field
 
-from ecomrel.config import IngestConfig
+from ecomrel.config import Section
 from ecomrel.languages import LANGUAGES
-from ecomrel.manifest import Manifest
+from ecomrel.manifest import Manifest, StageRun, run_stage
 from ecomrel.records import write_records
 from ecomrel.schema import QUERY_FIELD, RECORD_SCHEMA, TARGET_FIELD, UNLABELED, Source, Split, Task
 
@@ -49,6 +50,19 @@ REASONS = (
 _NAME = re.compile(r"^(?P<split>train|dev|test)_(?P<task>QC|QI)$", re.IGNORECASE)
 _JSONL = {".txt", ".jsonl", ".json"}
 _TABULAR = {".csv", ".parquet"}
+
+
+class IngestConfig(Section):
+    inputs: list[str] = Field(
+        default_factory=list,
+        description="CIKM files or folders of them (train_QC.txt, dev_QI.txt, ...). Empty: the make-data output.",
+    )
+    max_text_chars: int = Field(512, ge=1, description="Queries or targets longer than this are quarantined.")
+    answers_dir: str | None = Field(
+        None,
+        description="Folder of dev/test labels (answers/dev_QC.txt, ...). Default: an answers/ folder "
+        "beside the inputs, if present.",
+    )
 
 
 class IngestError(ValueError):
@@ -317,6 +331,13 @@ def ingest(files: list[InputFile], out_dir: Path, cfg: IngestConfig, manifest: M
         "nodes": {str(n): int(v) for n, v in validated.groupby("node_id").size().items()},  # Ray node id -> rows
     }
     manifest.check_accounting()
+
+
+def ingest_stage(cfg: IngestConfig, out: Path, force: bool = False) -> StageRun:
+    """The ``ingest`` stage: the files ``cfg.inputs`` names (and their answers) validated into ``out``."""
+    files = discover(cfg.inputs, cfg.answers_dir)
+    inputs = [f.path for f in files] + [f.answers for f in files if f.answers is not None]
+    return run_stage("ingest", out, cfg.digest(), inputs, lambda m: ingest(files, out, cfg, m), force)
 
 
 def _write_quarantine(bad: pd.DataFrame, qdir: Path) -> None:

@@ -19,10 +19,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from functools import partial
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from ecomrel.config import TranslateConfig
 from ecomrel.languages import LANGUAGES, name, to_iso
+
+if TYPE_CHECKING:  # translate imports this module: the config class is only a type here
+    from .translate import TranslateConfig
 
 log = logging.getLogger(__name__)
 
@@ -150,7 +152,7 @@ class CausalLMTranslator:
     @classmethod
     def from_config(cls, cfg: TranslateConfig) -> CausalLMTranslator:
         device = _torch_setup(cfg.num_cpus, cfg.num_gpus)
-        return cls(cfg.model, cfg.max_new_tokens, cfg.batch_size, device=device)
+        return cls(cfg.model, cfg.max_new_tokens, cfg.batch_size, dtype=cfg.dtype, device=device)
 
     def translate(self, texts: Sequence[str], source_lang: str, target_lang: str) -> list[str]:
         import torch
@@ -274,11 +276,15 @@ class LanguageCodes:
 class Seq2SeqTranslator:
     """An encoder-decoder translation model by ``from_pretrained`` name or path; greedy decoding."""
 
-    def __init__(self, model: str, max_new_tokens: int = 48, batch_size: int = 16, device: str = "cpu") -> None:
+    def __init__(
+        self, model: str, max_new_tokens: int = 48, batch_size: int = 16, dtype: str = "float32", device: str = "cpu"
+    ) -> None:
         from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
 
+        from ecomrel.models import DTYPES
+
         self.tokenizer = AutoTokenizer.from_pretrained(model)
-        self.model = AutoModelForSeq2SeqLM.from_pretrained(model).to(device).eval()
+        self.model = AutoModelForSeq2SeqLM.from_pretrained(model, dtype=DTYPES[dtype]).to(device).eval()
         self.codes = LanguageCodes.detect(self.tokenizer.get_vocab(), self.model.config.model_type, model)
         self.name = model
         self.device = device
@@ -288,7 +294,7 @@ class Seq2SeqTranslator:
     @classmethod
     def from_config(cls, cfg: TranslateConfig) -> Seq2SeqTranslator:
         device = _torch_setup(cfg.num_cpus, cfg.num_gpus)
-        return cls(cfg.model, cfg.max_new_tokens, cfg.batch_size, device=device)
+        return cls(cfg.model, cfg.max_new_tokens, cfg.batch_size, dtype=cfg.dtype, device=device)
 
     def translate(self, texts: Sequence[str], source_lang: str, target_lang: str) -> list[str]:
         import torch

@@ -33,7 +33,6 @@ from ray.serve.exceptions import BackPressureError
 from ray.serve.handle import DeploymentHandle
 
 from ecomrel.artifacts import THRESHOLDS_FILE, Thresholds
-from ecomrel.config import ServeConfig
 
 from .api import (
     TASKS,
@@ -54,6 +53,7 @@ from .backends import BackendFactory, BackendSpec, Row, Scored, make_backend
 from .errors import ApiError, invalid
 from .metrics import metrics
 from .routes import make_fastapi
+from .settings import ServeConfig
 
 log = logging.getLogger(__name__)
 

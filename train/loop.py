@@ -29,10 +29,10 @@ import pyarrow as pa
 import torch
 
 from ecomrel import telemetry
-from ecomrel.config import TrainConfig
 from ecomrel.lm import PromptEncoder, pad_right
 from ecomrel.models import load_tokenizer
 from ecomrel.scoring import p_yes
+from train.config import TrainConfig
 
 from .data import Rows, Schedule
 from .strategy import Strategy, build_strategy

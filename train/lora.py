@@ -28,9 +28,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ecomrel.config import TrainConfig
-from ecomrel.manifest import fingerprint
+from ecomrel.manifest import Manifest, StageRun, fingerprint, read_manifest, run_stage
 from ecomrel.models import load_tokenizer
+from train.config import TrainConfig
 
 from .data import read_train_dir
 from .loop import ADAPTER_DIR, PROBE_FILE, TrainState, train_loop_per_worker
@@ -175,3 +175,23 @@ def train_lora(
         f", resumed from step {summary.resumed_from_step}" if summary.resumed_from_step is not None else "",
     )  # fmt: skip
     return summary
+
+
+def train_stage(cfg: TrainConfig, trainset: Path, out: Path, force: bool = False) -> StageRun:
+    """The ``train`` stage: a LoRA adapter fine-tuned on the training set folder ``trainset``."""
+
+    def body(m: Manifest) -> None:
+        result = train_lora(cfg, trainset / "data", out)
+        m.input_rows = m.output_rows = read_manifest(trainset).output_rows
+        m.extra = {
+            "adapter": str(result.adapter_dir),
+            "steps": result.steps,
+            "first_loss": result.first_loss,
+            "final_loss": result.final_loss,
+            "tokens_per_s_per_worker": result.tokens_per_s_per_worker,
+            "train_wall_time_s": result.wall_time_s,
+            "resumed_from_step": result.resumed_from_step,
+            "workers": result.workers,
+        }
+
+    return run_stage("train", out, cfg.digest(), [trainset], body, force)

@@ -15,9 +15,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ecomrel.config import LoraConfig
 from ecomrel.lm import answer_logits, causal_lm_of
 from ecomrel.scoring import AnswerTokens
+from train.config import LoraConfig
 
 
 class AnswerHead(nn.Module):

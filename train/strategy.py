@@ -18,9 +18,9 @@ from typing import Protocol
 import torch
 from torch import nn
 
-from ecomrel.config import TrainConfig
 from ecomrel.models import load_causal_lm
 from ecomrel.scoring import AnswerTokens
+from train.config import TrainConfig
 
 from .deepspeed_config import build_deepspeed_config
 from .model import AnswerHead, add_lora, answer_loss, build_scheduler, trainable_parameters

@@ -53,16 +53,18 @@ draws), :mod:`.rows` (the mined rows), :mod:`.mining` (one function per kind), :
 balance) and :mod:`.stage` (the whole run and the stage's I/O).
 """
 
+from .config import NegativesConfig
 from .guard import guard_thresholds
 from .index import build_index, exact_search, recall_at_k
 from .inputs import load_records
 from .rows import MINED_SCHEMA
-from .stage import matched_counts, mine_negatives, mine_records
+from .stage import matched_counts, mine_negatives, mine_records, negatives_stage, report_section
 from .vectors import MiningVectors, embed_for_mining, mining_texts
 
 __all__ = [
     "MINED_SCHEMA",
     "MiningVectors",
+    "NegativesConfig",
     "build_index",
     "embed_for_mining",
     "exact_search",
@@ -72,5 +74,7 @@ __all__ = [
     "mine_negatives",
     "mine_records",
     "mining_texts",
+    "negatives_stage",
     "recall_at_k",
+    "report_section",
 ]

@@ -7,7 +7,7 @@ import time
 
 import numpy as np
 
-from ecomrel.config import NegativesConfig
+from .config import NegativesConfig
 
 #: faiss' minimum number of training points per IVF centroid.
 _IVF_POINTS_PER_LIST = 39

@@ -10,9 +10,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ecomrel.config import NegativesConfig
 from ecomrel.schema import Source, split_category_path
 
+from .config import NegativesConfig
 from .guard import Drops, guard_thresholds, least_positive_similarity, passes_hard_rules, usable
 from .index import search
 from .inputs import TaskInput

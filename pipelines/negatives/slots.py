@@ -8,9 +8,9 @@ from collections.abc import Callable, Mapping
 
 import numpy as np
 
-from ecomrel.config import NegativesConfig
 from ecomrel.schema import Source
 
+from .config import NegativesConfig
 from .inputs import TaskInput
 
 

@@ -14,11 +14,12 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from ecomrel.config import EmbedConfig, NegativesConfig
+from ecomrel.manifest import Manifest, StageRun, read_manifest, run_stage
 from ecomrel.records import read_records
 from ecomrel.schema import Source
 
-from ..embed import Embedder
+from ..embed import EmbedConfig, Embedder
+from .config import NegativesConfig
 from .inputs import all_task_inputs, load_records
 from .mining import mine_task
 from .report import run_report, task_report
@@ -124,3 +125,35 @@ def _write(table: pa.Table, data_dir: Path) -> Path:
     data_dir.mkdir(parents=True)
     pq.write_table(table, data_dir / "mined.parquet")
     return data_dir
+
+
+def negatives_stage(
+    name: str,
+    cfg: NegativesConfig,
+    embed_cfg: EmbedConfig | None,
+    ingested: Path,
+    match_from: Path | None,
+    out: Path,
+    force: bool = False,
+) -> StageRun:
+    """The ``negatives`` stage (semantic hard + easy negatives) or, as ``random_negatives``, the ablation arm's
+    uniform draw: with ``match_from`` (a semantic run's output) as many per anchor as that run has."""
+
+    def body(m: Manifest) -> None:
+        report = mine_negatives(ingested, out, embed_cfg, cfg, match_from=match_from)
+        m.input_rows = sum(t["anchors"] for t in report["tasks"].values())  # positive training rows (anchors)
+        m.output_rows = report["output_rows"]
+        m.extra = report
+
+    embed = embed_cfg.digest() if embed_cfg is not None and not cfg.random_negatives else ""
+    inputs = [ingested] if match_from is None else [ingested, match_from]
+    return run_stage(name, out, f"{cfg.digest()}-{embed}", inputs, body, force)
+
+
+def report_section(out: Path) -> tuple[str, str]:
+    """The report's "Mined negatives by kind" section, from the stage's manifest."""
+    lines = ["| task | anchors | mined | by kind | positive rate before → after |", "|---|---|---|---|---|"]
+    for task, t in read_manifest(out).extra.get("tasks", {}).items():
+        before, after = (t["label_balance"][k]["positive_fraction"] for k in ("before", "after"))
+        lines.append(f"| {task} | {t['anchors']} | {t['mined']} | {t['counts']} | {before} → {after} |")
+    return "Mined negatives by kind", "\n".join(lines)

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from ecomrel.config import EmbedConfig
+from pipelines.embed import EmbedConfig
 
 from ..embed import Embedder, embed_queries_and_passages
 from .inputs import all_task_inputs

@@ -6,15 +6,18 @@ data is relevant, and ``noise_ids(out_dir)`` names the training rows whose label
 """
 
 from .generator import make_data
+from .stage import MakeDataConfig, make_data_stage
 from .truth import GroundTruth, Intent, Item, category_relevant, item_relevant, load_ground_truth, noise_ids
 
 __all__ = [
     "GroundTruth",
     "Intent",
     "Item",
+    "MakeDataConfig",
     "category_relevant",
     "item_relevant",
     "load_ground_truth",
     "make_data",
+    "make_data_stage",
     "noise_ids",
 ]

@@ -6,9 +6,8 @@ import json
 
 import pandas as pd
 
-from ecomrel.config import AuditConfig
 from ecomrel.records import write_records
-from pipelines.audit import format_table, run_audit
+from pipelines.audit import AuditConfig, format_table, run_audit
 
 
 def _rows(task, split, lang, n, pos, start):

@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 import torch
 
+from cluster.config import RecipeConfig, load_config
 from ecomrel import languages
-from ecomrel.config import ConfigError, RecipeConfig, load_config
+from ecomrel.config import ConfigError
 from ecomrel.manifest import Manifest, fingerprint, is_current, run_stage
 from ecomrel.metrics import (
     all_positive_f1,

@@ -8,10 +8,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from cluster.stages import ingest_stage
-from ecomrel.config import IngestConfig
 from ecomrel.records import read_records
-from pipelines.ingest import IngestError, discover, validate_row
+from pipelines.ingest import IngestConfig, IngestError, discover, ingest_stage, validate_row
 
 GOOD = {
     "id": 1,

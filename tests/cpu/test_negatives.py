@@ -17,10 +17,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from ecomrel.config import EmbedConfig, NegativesConfig
 from ecomrel.records import write_records
 from ecomrel.schema import RECORD_COLUMNS, UNLABELED, split_category_path, top_level
-from pipelines.embed import Embedder, embed_texts, resolve_prompt
+from pipelines.embed import EmbedConfig, Embedder, embed_queries_and_passages, resolve_prompt
 from pipelines.negatives import (
     MINED_SCHEMA,
     MiningVectors,
@@ -34,6 +33,7 @@ from pipelines.negatives import (
     mining_texts,
     recall_at_k,
 )
+from pipelines.negatives.config import NegativesConfig
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
@@ -313,13 +313,14 @@ def test_embed_each_unique_text_once_in_input_order(st_model, ray_data, tmp_path
     log = tmp_path / "calls.tsv"
     cfg = _embed_cfg(st_model, concurrency=2, batch_size=4)
     passages = ["sports,outdoor,tents", "beauty,hair,shampoo", "sports,outdoor,tents", "toys,games,puzzles"] * 5
-    p = embed_texts(passages, "passage", cfg, embedder_cls=_counting_embedder(log))
+    queries = ["tents", "shampoo", "tents"]
+    q, p = embed_queries_and_passages(queries, passages, cfg, embedder_cls=_counting_embedder(log))
     calls = [line.split("\t") for line in log.read_text().splitlines()]
-    assert sorted(calls) == sorted(["passage", t] for t in set(passages))
-    assert p.shape == (len(passages), 128) and p.dtype == np.float32
+    assert sorted(calls) == sorted([["passage", t] for t in set(passages)] + [["query", t] for t in set(queries)])
+    assert p.shape == (len(passages), 128) and p.dtype == np.float32 and q.shape == (len(queries), 128)
     np.testing.assert_allclose(np.linalg.norm(p, axis=1), 1.0, atol=1e-5)
     np.testing.assert_allclose(p, Embedder(cfg).encode(passages, "passage"), atol=1e-5)
-    assert embed_texts([], "query", cfg).shape == (0, 0)
+    np.testing.assert_allclose(q, Embedder(cfg).encode(queries, "query"), atol=1e-5)
 
 
 # ----------------------------------------------------------------------------------------------------- the miner
@@ -542,9 +543,8 @@ def test_ground_truth_on_synthetic_data_with_bundled_e5(ray_data, tmp_path):
     not. Measured at 2000 rows/task (seed 0): QC hard negatives 0% relevant, QI ~10% (41% without the margin
     guard); random negatives ~0.4%."""
     from ecomrel.bundled import materialize_multilingual_e5_small
-    from ecomrel.config import IngestConfig
     from ecomrel.manifest import Manifest
-    from pipelines.ingest import discover, ingest
+    from pipelines.ingest import IngestConfig, discover, ingest
     from pipelines.synthetic import load_ground_truth, make_data
 
     make_data(tmp_path / "raw", rows=600, seed=0, noise=0.05)

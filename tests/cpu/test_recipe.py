@@ -9,8 +9,8 @@ import pytest
 import yaml
 
 from cluster.ablate import ARMS, run_ablation
+from cluster.config import config_from_overrides
 from cluster.recipe import run_recipe
-from ecomrel.config import config_from_overrides
 from ecomrel.manifest import read_manifest
 from ecomrel.records import read_records
 from evaluation.submission import read_submission
@@ -49,7 +49,7 @@ def test_recipe_runs_every_stage_and_resumes(ray_local, tmp_path, tiny_model):
         "selfval",
         "train",
         "score_calib",
-        "calibrate",
+        "model",
         "score_test",
         "report",
     ]

@@ -13,10 +13,9 @@ import pyarrow.parquet as pq
 import pytest
 import torch
 
-from ecomrel.config import ScoreConfig
 from ecomrel.schema import RECORD_SCHEMA
 from ecomrel.scorer import TwoLogitScorer
-from pipelines.score import P_YES, score_dataset, vllm_processor_config
+from pipelines.score import P_YES, ScoreConfig, score_dataset, vllm_processor_config
 
 QUERIES = [
     "red running shoes",

@@ -23,7 +23,7 @@ from pydantic import ValidationError
 from sklearn.feature_extraction.text import CountVectorizer
 from sklearn.linear_model import LogisticRegression
 
-from ecomrel.config import RecipeConfig, SelfValConfig, TrainConfig
+from cluster.config import RecipeConfig
 from ecomrel.metrics import best_threshold
 from ecomrel.records import read_records, write_records
 from ecomrel.schema import Source
@@ -31,6 +31,7 @@ from pipelines.ingest import validate_row
 from pipelines.selfval import (
     REASON_CLEANLAB,
     REASON_CONTRADICTION,
+    SelfValConfig,
     apply_action,
     assign_folds,
     flag,
@@ -43,6 +44,7 @@ from pipelines.selfval import (
 )
 from pipelines.synthetic import make_data, noise_ids
 from pipelines.synthetic.lexicons import AUDIENCES, COLOURS, LANGS, MATERIALS, PRODUCTS
+from train.config import TrainConfig
 
 ROWS, NOISE, K = 1500, 0.1, 3
 
@@ -377,14 +379,18 @@ def test_flag_report_breaks_flags_down_and_scores_them_on_original_rows(syntheti
 def test_selfval_config_defaults_and_initial_model_overrides():
     cfg = RecipeConfig(name="run").selfval
     assert (cfg.enabled, cfg.method, cfg.confidence, cfg.folds, cfg.action) == (False, "oof", 0.8, 3, "remove")
-    train = TrainConfig(base_model="m", max_steps=500, learning_rate=1e-4)
-    initial = SelfValConfig(initial_train={"max_steps": 50, "epochs": 0.5}).initial_train_config(train)
+    train = TrainConfig(base_model="m", max_steps=500, learning_rate=1e-4, max_seq_len=256)
+
+    def recipe(initial_train: dict) -> RecipeConfig:
+        return RecipeConfig(name="run", train=train, selfval=SelfValConfig(initial_train=initial_train))
+
+    initial = recipe({"max_steps": 50, "epochs": 0.5}).initial_train_config()
     assert (initial.max_steps, initial.epochs, initial.learning_rate) == (50, 0.5, 1e-4)
     assert train.max_steps == 500
-    with pytest.raises(ValidationError, match="unknown TrainConfig field"):
-        SelfValConfig(initial_train={"max_stepz": 50})
+    with pytest.raises(ValidationError, match="unknown train field"):
+        recipe({"max_stepz": 50})
     with pytest.raises(ValidationError, match="max_steps"):
-        SelfValConfig(initial_train={"max_steps": 0}).initial_train_config(train)
+        recipe({"max_steps": 0}).initial_train_config()
     with pytest.raises(ValidationError):
         SelfValConfig(confidence=0.5)
     with pytest.raises(ValidationError):

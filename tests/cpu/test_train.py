@@ -26,10 +26,10 @@ import pytest
 import ray.cloudpickle
 import ray.train
 
-from ecomrel.config import DeepSpeedConfig, LoraConfig, TrainConfig
 from ecomrel.manifest import Manifest, write_manifest
 from ecomrel.schema import RECORD_SCHEMA
 from ecomrel.scorer import TwoLogitScorer
+from train.config import DeepSpeedConfig, LoraConfig, TrainConfig
 from train.data import Schedule, TrainDataError, read_train_dir
 from train.deepspeed_config import build_deepspeed_config, deep_merge
 from train.lora import METRICS_FILE, train_lora

@@ -18,11 +18,12 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from ecomrel.config import EmbedConfig, TranslateConfig
 from ecomrel.languages import LANGUAGES, from_iso
 from ecomrel.records import write_records
 from ecomrel.schema import RECORD_COLUMNS, RECORD_SCHEMA
 from pipelines import translate as tr
+from pipelines.embed import EmbedConfig
+from pipelines.translate import TranslateConfig
 from pipelines.translators import (
     FEW_SHOT,
     LanguageCodes,
@@ -509,7 +510,7 @@ def test_stage_writes_accepted_records_rejects_and_counts(ray_local, train_dir, 
     cfg = TranslateConfig(model="fake", rows_per_pair=24, batch_size=8, seed=1)
     zero_shot = {"QC": ["de", "it"], "QI": ["pl"]}
     out = tmp_path / "translate"
-    summary = tr.translate_stage(train_dir, zero_shot, out, cfg, embed_cfg, factory=MixedTranslator)
+    summary = tr.translate_augment(train_dir, zero_shot, out, cfg, embed_cfg, factory=MixedTranslator)
 
     assert summary["planned"] == 72 == summary["accepted"] + summary["rejected"]
     assert json.loads(json.dumps(summary)) == summary  # plain JSON: it goes into the stage manifest as is
@@ -552,7 +553,7 @@ def test_stage_writes_accepted_records_rejects_and_counts(ray_local, train_dir, 
 
 
 def test_stage_with_no_zero_shot_languages_writes_empty_outputs(ray_local, train_dir, embed_cfg, tmp_path):
-    summary = tr.translate_stage(train_dir, {"QC": []}, tmp_path, TranslateConfig(model="fake"), embed_cfg)
+    summary = tr.translate_augment(train_dir, {"QC": []}, tmp_path, TranslateConfig(model="fake"), embed_cfg)
     assert (summary["planned"], summary["accepted"], summary["rejected"]) == (0, 0, 0)
     assert list(_read(tmp_path / "data").columns) == [*RECORD_COLUMNS, *tr.LINEAGE_COLUMNS]
     assert _read(tmp_path / "rejects").empty
@@ -612,7 +613,7 @@ def test_vllm_backend_through_ray_data_llm_gives_the_same_outputs(
     cfg = TranslateConfig(backend="vllm", model=str(tiny_model), rows_per_pair=10, batch_size=4, seed=1)
     # 2 CPUs: the engine replica takes one, so the gate gets half of the other (prompt maps take a quarter).
     embed_cfg = embed_cfg.model_copy(update={"num_cpus": 0.5})
-    summary = tr.translate_stage(train_dir, {"QC": ["de"]}, tmp_path, cfg, embed_cfg, engine_udf=_fake_seed_x_udf())
+    summary = tr.translate_augment(train_dir, {"QC": ["de"]}, tmp_path, cfg, embed_cfg, engine_udf=_fake_seed_x_udf())
     # The fake engine answers only well-formed Seed-X prompts, after which the chatter past the newline is cut:
     # all 10 reference translations come back and pass, in the same files and schemas as the in-process backends.
     assert (summary["planned"], summary["accepted"], summary["backend"]) == (10, 10, "vllm")
@@ -629,7 +630,7 @@ def test_causal_lm_backend_runs_end_to_end_and_the_gate_rejects_its_noise(
     ray_local, train_dir, embed_cfg, tiny_model, tmp_path
 ):
     cfg = TranslateConfig(model=str(tiny_model), rows_per_pair=6, batch_size=6, max_new_tokens=8)
-    summary = tr.translate_stage(train_dir, {"QC": ["de"], "QI": ["it"]}, tmp_path, cfg, embed_cfg)
+    summary = tr.translate_augment(train_dir, {"QC": ["de"], "QI": ["it"]}, tmp_path, cfg, embed_cfg)
     assert summary["planned"] == 12 == summary["rejected"] and summary["accepted"] == 0
     assert set(summary["rejected_by_reason"]) <= {"empty", "garbage", "copy", "length_ratio", "language"}
     rejects = _read(tmp_path / "rejects")
@@ -661,7 +662,7 @@ def test_gemma_270m_few_shot_acceptance(ray_local, embed_cfg, tmp_path):
     )
     write_records(rows, tmp_path / "in" / "data")
     cfg = TranslateConfig(model=str(materialize_gemma3_270m()), rows_per_pair=20, batch_size=10, max_new_tokens=24)
-    summary = tr.translate_stage(tmp_path / "in", {"QC": list(TARGETS)}, tmp_path / "out", cfg, embed_cfg)
+    summary = tr.translate_augment(tmp_path / "in", {"QC": list(TARGETS)}, tmp_path / "out", cfg, embed_cfg)
     assert summary["planned"] == 80 == summary["accepted"] + summary["rejected"]
     print("\nGemma-3-270M few-shot es->xx:", {k: p["acceptance"] for k, p in summary["pairs"].items()})
     print("rejected by reason:", summary["rejected_by_reason"], "failing checks:", summary["failing_checks"])

@@ -68,8 +68,8 @@ def _bench(config: dict) -> None:
     import ray.train
     from transformers import AutoModelForCausalLM, Qwen3Config
 
-    from ecomrel.config import TrainConfig
     from ecomrel.scoring import AnswerTokens
+    from train.config import TrainConfig
     from train.strategy import DeepSpeedStrategy
 
     cfg = TrainConfig.model_validate(config["train"])
@@ -121,7 +121,7 @@ def test_qwen3_14b_lora_zero3_throughput(tmp_path):
     import ray.train
     from ray.train.torch import TorchTrainer
 
-    from ecomrel.config import DeepSpeedConfig, LoraConfig, TrainConfig
+    from train.config import DeepSpeedConfig, LoraConfig, TrainConfig
 
     ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])  # the worker cannot import this test module
     gpus = torch.cuda.device_count()

@@ -1,0 +1,90 @@
+"""The recipe config: the run's name, tasks and Ray connection, and every stage's section (each defined beside its
+stage), with the checks that span sections.
+
+``load_config(path, overrides=["train.lora.r=8", ...])`` reads a recipe YAML; ``config_from_overrides(tree, ...)``
+validates a tree already in memory. A stage that may be left out is off when its section is omitted.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from ecomrel.config import RayConfig, Section, load_tree, parse
+from evaluation.calibrate import CalibrateConfig
+from pipelines.audit import AuditConfig
+from pipelines.embed import EmbedConfig
+from pipelines.ingest import IngestConfig
+from pipelines.negatives import NegativesConfig
+from pipelines.score import ScoreConfig
+from pipelines.selfval import SelfValConfig
+from pipelines.split import SplitConfig
+from pipelines.synthetic import MakeDataConfig
+from pipelines.translate import TranslateConfig
+from serve.settings import ServeConfig
+from train.config import TrainConfig
+
+
+def _off(cls):
+    return lambda: cls(enabled=False)
+
+
+class RecipeConfig(Section):
+    name: str = Field(..., description="Run name: outputs go to runs_dir/name/<stage>/.")
+    runs_dir: str = Field("runs", description="Root folder of run outputs.")
+    tasks: list[Literal["QC", "QI"]] = Field(default_factory=lambda: ["QC", "QI"], description="Tasks to run.")
+    ray: RayConfig = Field(default_factory=RayConfig, description="Ray connection.")
+    embed: EmbedConfig | None = Field(
+        None, description="Embedding model: negative mining, the translation gate and the cosine baseline."
+    )
+    make_data: MakeDataConfig = Field(default_factory=_off(MakeDataConfig), description="Synthetic data stage.")
+    ingest: IngestConfig = Field(default_factory=IngestConfig, description="Ingest + validation stage.")
+    audit: AuditConfig = Field(default_factory=AuditConfig, description="Language audit stage.")
+    split: SplitConfig = Field(default_factory=SplitConfig, description="Train / calibration / test split stage.")
+    translate: TranslateConfig = Field(default_factory=_off(TranslateConfig), description="Translation stage.")
+    negatives: NegativesConfig = Field(default_factory=_off(NegativesConfig), description="Negative mining stage.")
+    selfval: SelfValConfig = Field(
+        default_factory=_off(SelfValConfig),
+        description="Self-validation filtering of the training rows before the final fine-tune.",
+    )
+    train: TrainConfig = Field(
+        default_factory=_off(TrainConfig), description="Fine-tuning stage (off: the recipe stops after the audit)."
+    )
+    score: ScoreConfig = Field(default_factory=ScoreConfig, description="Batch scoring stages.")
+    calibrate: CalibrateConfig = Field(default_factory=CalibrateConfig, description="Threshold calibration stage.")
+    serve: ServeConfig = Field(default_factory=ServeConfig, description="Online serving (Ray Serve app).")
+
+    @property
+    def run_dir(self) -> Path:
+        return Path(self.runs_dir) / self.name
+
+    @model_validator(mode="after")
+    def _across_sections(self) -> RecipeConfig:
+        if self.train.enabled and self.score.max_seq_len != self.train.max_seq_len:
+            raise ValueError(
+                f"score.max_seq_len={self.score.max_seq_len} differs from train.max_seq_len="
+                f"{self.train.max_seq_len}: the model must be scored on prompts cut as in training"
+            )
+        if self.embed is None and self.translate.enabled:
+            raise ValueError("translate needs an `embed` section: its quality gate compares embeddings")
+        if self.embed is None and self.negatives.enabled and not self.negatives.random_negatives:
+            raise ValueError("negatives needs an `embed` section (or random_negatives: true)")
+        unknown = sorted(set(self.selfval.initial_train) - set(TrainConfig.model_fields))
+        if unknown:
+            raise ValueError(f"selfval.initial_train: unknown train field(s) {unknown}")
+        return self
+
+    def initial_train_config(self) -> TrainConfig:
+        """``train`` with ``selfval.initial_train`` applied: self-validation's initial model(s)."""
+        return TrainConfig.model_validate({**self.train.model_dump(), **self.selfval.initial_train})
+
+
+def config_from_overrides(tree: dict, overrides: list[str], origin: str = "--set") -> RecipeConfig:
+    """Validate a recipe tree after applying ``--set`` overrides and expanding environment variables."""
+    return parse(RecipeConfig, tree, overrides, origin)
+
+
+def load_config(path: str | Path, overrides: list[str] | None = None) -> RecipeConfig:
+    return config_from_overrides(load_tree(path), overrides or [], str(path))
