@@ -104,8 +104,8 @@ def test_plan_folders_manifests_and_stages_share_one_name():
     steps = plan(cfg, cfg.run_dir)
     names = [s.name for s in steps]
     assert names == [
-        "make_data", "ingest", "audit", "split", "translate", "negatives", "random_negatives", "trainset", "selfval", "train",
-        "score_calib", "model", "score_test", "report",
+        "make_data", "ingest", "audit", "split", "translate", "negatives", "random_negatives", "trainset",
+        "selfval", "train", "score_calib", "model", "score_test", "report",
     ]  # fmt: skip
     for step in steps:
         assert step.out.name == step.name or step.out.name.startswith(f"{step.name}-"), (step.name, step.out)
