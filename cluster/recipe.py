@@ -3,8 +3,8 @@
 Read ``plan`` top to bottom: that is the order the stages run in, each an entry of ``cluster.stages.STAGES``. A
 stage whose manifest matches its inputs and config is skipped, so re-running after a kill resumes where the recipe
 stopped (training resumes from its last checkpoint). Stages that do not depend on an ablation arm (data, ingest,
-audit, split, translation, negatives) live in the run folder and are shared by every arm; the rest live in
-``arms/<arm>/`` when an arm is named. Augmentation folders carry their config digest in the name
+audit, split, the embedding baseline, translation, negatives) live in the run folder and are shared by every arm;
+the rest live in ``arms/<arm>/`` when an arm is named. Augmentation folders carry their config digest in the name
 (``translate-<digest>``), so a sweep over a knob keeps one folder per value.
 """
 
@@ -131,9 +131,10 @@ def run_stage_by_name(cfg: RecipeConfig, name: str, arm: str | None = None) -> M
 def plan(cfg: RecipeConfig, work: Path) -> list[Step]:
     """The recipe's stages in the order they run, for the run folder ``cfg.run_dir`` and the arm folder ``work``.
 
-    Read top to bottom: data, ingest, audit; then (with training) split, augmentation, training set,
-    self-validation, training, calibration and the report. Stages up to the augmentation live in the run folder
-    and are shared by every arm; augmentation folders carry their config digest, so a sweep keeps one per value.
+    Read top to bottom: data, ingest, audit; then (with training) split, the embedding baseline (with an
+    ``embed`` section), augmentation, training set, self-validation, training, calibration and the report. Stages up
+    to the augmentation live in the run folder and are shared by every arm; augmentation folders carry their config
+    digest, so a sweep keeps one per value.
     """
     run, steps = cfg.run_dir, []
 
@@ -150,6 +151,7 @@ def plan(cfg: RecipeConfig, work: Path) -> list[Step]:
     if not cfg.train.enabled:
         return steps
     split = add("split", run / "split", cfg.split, cfg.tasks, ingested)
+    baseline = add("baseline", run / "baseline", cfg.embed, split) if cfg.embed is not None else None
 
     augment: list[Path] = []
     if cfg.translate.enabled:
@@ -177,7 +179,7 @@ def plan(cfg: RecipeConfig, work: Path) -> list[Step]:
 
     def report(force: bool) -> StageRun:  # upstream sections exist only once those stages ran
         sections = [S[read_manifest(src).stage].report_section(src) for src in sources]
-        return S["report"](sections, calib, test, model, audit, ingested, out=work / "report", force=force)
+        return S["report"](sections, calib, test, model, audit, ingested, baseline, out=work / "report", force=force)
 
     steps.append(Step("report", work / "report", report))
     return steps

@@ -20,7 +20,8 @@ from ecomrel.config import Section
 from ecomrel.manifest import StageRun
 from ecomrel.records import read_records, write_records
 from evaluation import calibrate, report
-from pipelines import audit, ingest, negatives, score, selfval, split, synthetic, trainset, translate
+from pipelines import audit, baseline, ingest, negatives, score, selfval, split, synthetic, trainset, translate
+from pipelines.embed import EmbedConfig
 from train import lora
 from train.config import TrainConfig
 
@@ -71,6 +72,7 @@ STAGES: dict[str, StageSpec] = {
         _spec("ingest", ingest.ingest_stage, "ingest", ingest.IngestConfig),
         _spec("audit", audit.audit_stage, "audit", audit.AuditConfig),
         _spec("split", split.split_stage, "split", split.SplitConfig),
+        _spec("baseline", baseline.baseline_stage, "embed", EmbedConfig),
         _spec("translate", translate.translate_stage, "translate", translate.TranslateConfig, translate.report_section),
         _spec("negatives", negatives.negatives_stage, "negatives", negatives.NegativesConfig, negatives.report_section),
         _spec(

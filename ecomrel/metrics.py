@@ -1,4 +1,4 @@
-"""Positive-class F1 and friends, threshold sweeps, paired-bootstrap intervals of F1 differences.
+"""Positive-class F1 and friends, threshold sweeps, ranking metrics, paired-bootstrap intervals of F1 differences.
 
 Reports print the all-positive F1 (predict "relevant" for every row) beside the model's: with ~69% positives
 that trivial rule already scores ~0.81 on QC, and a reader must see the real gain.
@@ -49,6 +49,41 @@ def best_threshold(y_true, p_yes, grid: Sequence[float] = DEFAULT_GRID) -> tuple
     ties = sweep[np.isclose(sweep["f1"], best)]
     pick = ties.iloc[(ties["threshold"] - 0.5).abs().argsort().iloc[0]]
     return float(pick["threshold"]), float(pick["f1"])
+
+
+def best_score_threshold(y_true, scores) -> tuple[float, float]:
+    """(threshold, F1) maximising the F1 of ``scores >= threshold`` over every distinct value of ``scores``.
+
+    For scores that are not probabilities (cosine similarities, logits), where a fixed 0..1 grid would be too
+    coarse or out of range: every cut between two adjacent distinct scores is tried, the lowest score (everything
+    predicted relevant) included. Ties go to the highest threshold (the fewest rows predicted relevant).
+    """
+    y = np.asarray(y_true, dtype=np.int64)
+    s = np.asarray(scores, dtype=np.float64)
+    if y.shape != s.shape or y.ndim != 1 or not len(y):
+        raise ValueError(f"need two equal, non-empty 1-d arrays; got {y.shape}, {s.shape}")
+    if not np.isin(y, (0, 1)).all() or np.isnan(s).any():
+        raise ValueError("labels must be 0 or 1 and scores must not be NaN")
+    order = np.argsort(-s, kind="stable")
+    s, y = s[order], y[order]
+    last = np.r_[s[1:] != s[:-1], True]  # the last row of each run of equal scores: a cut just below it
+    tp = np.cumsum(y)[last]
+    fp = np.cumsum(1 - y)[last]
+    f1 = 2 * tp / (tp + fp + y.sum())  # 2TP / (2TP + FP + FN); the denominator is at least 1
+    best = int(np.argmax(f1))  # the first maximum in descending score order: the highest threshold
+    return float(s[last][best]), float(f1[best])
+
+
+def ranking_metrics(y_true, scores) -> dict[str, float | None]:
+    """ROC-AUC and PR-AUC (average precision) of ``scores`` as a ranking of the positives, threshold-free;
+    both None when the rows hold one class only (neither is defined then)."""
+    from sklearn.metrics import average_precision_score, roc_auc_score
+
+    y = np.asarray(y_true, dtype=np.int64)
+    s = np.asarray(scores, dtype=np.float64)
+    if np.unique(y).size < 2:
+        return {"roc_auc": None, "pr_auc": None}
+    return {"roc_auc": float(roc_auc_score(y, s)), "pr_auc": float(average_precision_score(y, s))}
 
 
 def paired_bootstrap_f1_delta(

@@ -20,7 +20,7 @@ from pydantic import Field
 from ecomrel.artifacts import THRESHOLDS_FILE, Thresholds
 from ecomrel.config import Section
 from ecomrel.manifest import Manifest, StageRun, read_manifest, run_stage
-from ecomrel.metrics import DEFAULT_GRID, best_threshold
+from ecomrel.metrics import DEFAULT_GRID, best_score_threshold, best_threshold
 from ecomrel.records import read_records
 from ecomrel.schema import UNLABELED
 
@@ -38,9 +38,9 @@ class CalibrateConfig(Section):
     )
 
 
-def labelled(scored: pd.DataFrame) -> pd.DataFrame:
-    """Rows with a 0/1 label and a score; anything else in ``label`` is an error naming the row."""
-    for col in ("task", "language", "label", "p_yes"):
+def labelled(scored: pd.DataFrame, score: str = "p_yes") -> pd.DataFrame:
+    """Rows with a 0/1 label and a ``score``; anything else in ``label`` is an error naming the row."""
+    for col in ("task", "language", "label", score):
         if col not in scored.columns:
             raise ValueError(f"scored rows lack column {col!r}; have {list(scored.columns)}")
     bad = ~scored["label"].isin([0, 1, UNLABELED])
@@ -48,9 +48,9 @@ def labelled(scored: pd.DataFrame) -> pd.DataFrame:
         row = scored[bad].iloc[0]
         raise ValueError(f"row id={row.get('id')!r}: label {row['label']} is not 0, 1 or {UNLABELED} (unlabelled)")
     rows = scored[scored["label"] != UNLABELED]
-    nan = rows["p_yes"].isna()
+    nan = rows[score].isna()
     if nan.any():
-        raise ValueError(f"row id={rows[nan].iloc[0].get('id')!r}: p_yes is missing")
+        raise ValueError(f"row id={rows[nan].iloc[0].get('id')!r}: {score} is missing")
     return rows
 
 
@@ -111,6 +111,18 @@ def _per_language(rows: pd.DataFrame, min_rows: int, grid: Sequence[float]) -> d
             )
             continue
         out[str(language)] = best_threshold(g["label"], g["p_yes"], grid)[0]
+    return out
+
+
+def score_thresholds(rows: pd.DataFrame, score: str) -> dict[str, float]:
+    """The F1-maximising threshold on column ``score`` per task, swept over that column's own distinct values
+    (:func:`ecomrel.metrics.best_score_threshold`), not the 0..1 grid: for scores that are not probabilities,
+    such as the embedding-cosine baseline's. Only labelled rows count; a task without any gets no threshold."""
+    lab = labelled(rows, score)
+    out = {}
+    for task, g in lab.groupby("task", sort=True):
+        out[str(task)], f1 = best_score_threshold(g["label"], g[score])
+        log.info("task %s: %s threshold %.4f (F1 %.4f on %d labelled rows)", task, score, out[str(task)], f1, len(g))
     return out
 
 

@@ -1,9 +1,12 @@
 """The evaluation report: Markdown + JSON + PNG plots from scored, labelled rows and the chosen thresholds.
 
-Every model F1 stands beside the all-positive F1 (predict "relevant" for every row) and the gain over it: with
-~69% positives the trivial rule already scores ~0.81 on QC. Seen and zero-shot languages are reported apart;
-a language without labelled rows is listed as such, with no numbers (nothing to measure, nothing invented).
-Later sections (data augmentation, ...) are passed in as ready Markdown via ``extra_sections``.
+Every model F1 stands beside the all-positive F1 (predict "relevant" for every row) and the gain over it, with the
+gain's paired-bootstrap 95% interval: with ~69% positives the trivial rule already scores ~0.81 on QC. The model's
+ROC-AUC and PR-AUC (threshold-free) stand beside the untrained embedding-cosine baseline's (cosine(query, target)
+under the run's ``embed`` model, its threshold tuned on the same calibration rows as the model's); a model that
+ranks worse than that baseline is called out at the top. Seen and zero-shot languages are reported apart; a
+language without labelled rows is listed as such, with no numbers (nothing to measure, nothing invented). Later
+sections (data augmentation, ...) are passed in as ready Markdown via ``extra_sections``.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -18,32 +22,96 @@ import pandas as pd
 
 from ecomrel.artifacts import THRESHOLDS_FILE, Thresholds
 from ecomrel.manifest import Manifest, StageRun, read_manifest, run_stage
-from ecomrel.metrics import all_positive_f1, prf1, threshold_sweep
+from ecomrel.metrics import all_positive_f1, paired_bootstrap_f1_delta, prf1, ranking_metrics, threshold_sweep
 from ecomrel.records import read_records
 from ecomrel.schema import UNLABELED
 
-from .calibrate import labelled
+from .calibrate import labelled, score_thresholds
 from .submission import unscored_test_rows, write_submissions
 
 REPORT_JSON = "report.json"
 REPORTS_JSON = "reports.json"  # the report stage's {"calib": report, "test": report}
 REPORT_MD = "report.md"
 CURVE_GRID = np.round(np.arange(0.0, 1.0001, 0.005), 3)  # finer than calibration's grid: these are pictures
+#: The baseline stage's column of cosine(query, target) (pipelines/baseline.py; read here from disk, not imported).
+COSINE = "cosine"
+EMBEDDING_COSINE = "embedding_cosine"  # the baseline's key under every ``baselines`` entry
+NO_BASELINE = "No embedding baseline was computed: the recipe has no `embed` section."
+
+
+@dataclass(frozen=True)
+class CosineBaseline:
+    """The untrained embedding-cosine baseline: the embedder's name and a threshold on ``cosine`` per task, tuned
+    on the calibration rows (:meth:`tune`). The rows a report evaluates carry the ``cosine`` column
+    (:func:`with_cosine`)."""
+
+    model: str
+    thresholds: dict[str, float]
+
+    @classmethod
+    def tune(cls, model: str, calib: pd.DataFrame) -> CosineBaseline:
+        """The F1-maximising cosine threshold per task on the labelled ``calib`` rows, swept over their cosines."""
+        return cls(model, score_thresholds(calib, COSINE))
+
+    def summary(self) -> dict:
+        return {"model": self.model, "thresholds": self.thresholds}
+
+
+def with_cosine(scored: pd.DataFrame, baseline_rows: pd.DataFrame) -> pd.DataFrame:
+    """``scored`` plus the baseline's ``cosine`` of the same (task, id) row; a scored row without one is an error."""
+    cos = baseline_rows[["task", "id", COSINE]]
+    dup = cos.duplicated(["task", "id"])
+    if dup.any():
+        task, id_ = cos[dup].iloc[0][["task", "id"]]
+        raise ValueError(f"baseline rows: task {task} id {id_!r} appears more than once")
+    out = scored.drop(columns=[COSINE], errors="ignore").merge(cos, on=["task", "id"], how="left")
+    missing = out[COSINE].isna()
+    if missing.any():
+        task, id_ = out[missing].iloc[0][["task", "id"]]
+        raise ValueError(f"scored row task {task} id {id_!r} has no baseline cosine")
+    return out
 
 
 def metrics(rows: pd.DataFrame) -> dict:
-    """n, positive rate, P/R/F1 of ``prediction``, the all-positive F1 and the gain, confusion counts."""
-    m = prf1(rows["label"], rows["prediction"])
-    trivial = all_positive_f1(rows["label"])
+    """n, positive rate, P/R/F1 of ``prediction``, the all-positive F1, the gain and its paired-bootstrap 95%
+    interval, ROC-AUC and PR-AUC of ``p_yes`` (None with one class), confusion counts."""
+    y = rows["label"].to_numpy(dtype=np.int64)
+    m = prf1(y, rows["prediction"])
+    trivial = all_positive_f1(y)
+    ci = paired_bootstrap_f1_delta(y, np.ones_like(y), rows["prediction"].to_numpy(dtype=np.int64))
     return {
         "n": len(rows),
-        "pos_rate": float(rows["label"].mean()),
+        "pos_rate": float(y.mean()),
         "precision": m["precision"],
         "recall": m["recall"],
         "f1": m["f1"],
         "all_positive_f1": trivial,
         "gain": m["f1"] - trivial,
+        "gain_ci95": list(ci),
+        **ranking_metrics(y, rows["p_yes"]),
         **{k: m[k] for k in ("tp", "fp", "fn", "tn")},
+    }
+
+
+def baseline_metrics(rows: pd.DataFrame, baseline: CosineBaseline | None, task: str) -> dict:
+    """``{"embedding_cosine": ...}`` on labelled ``rows`` of ``task``: the cosine threshold, P/R/F1 of
+    ``cosine >= threshold`` (None without a tuned threshold), ROC-AUC and PR-AUC of the cosine; None when no
+    baseline was computed or there are no rows."""
+    if baseline is None or rows.empty:
+        return {EMBEDDING_COSINE: None}
+    y = rows["label"].to_numpy(dtype=np.int64)
+    threshold = baseline.thresholds.get(task)
+    m = dict.fromkeys(("precision", "recall", "f1"))
+    if threshold is not None:
+        m = prf1(y, (rows[COSINE].to_numpy() >= threshold).astype(np.int64))
+    return {
+        EMBEDDING_COSINE: {
+            "threshold": threshold,
+            "precision": m["precision"],
+            "recall": m["recall"],
+            "f1": m["f1"],
+            **ranking_metrics(y, rows[COSINE]),
+        }
     }
 
 
@@ -61,19 +129,24 @@ def write_report(
     zero_shot: Mapping[str, Sequence[str]],
     out_dir: str | Path,
     extra_sections: Sequence[tuple[str, str]] = (),
+    baseline: CosineBaseline | None = None,
 ) -> dict:
     """Write ``report.json``, ``report.md`` and per-task PNGs into ``out_dir``; return the JSON as a dict.
 
-    ``zero_shot`` maps each task to the languages it has no training rows for.
+    ``zero_shot`` maps each task to the languages it has no training rows for. With ``baseline``, the rows carry
+    its ``cosine`` column and every figure of the model stands beside the embedding-cosine baseline's.
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     rows = predict(scored_dev, thresholds)
     lab = labelled(rows)
+    if baseline is not None:
+        labelled(rows, COSINE)  # the rows carry the baseline's cosine, with a value on every labelled row
     report: dict = {
         "base_model": thresholds.base_model,
         "adapter": thresholds.adapter,
         "calibrated_on": thresholds.calibrated_on,
+        "embedding_baseline": None if baseline is None else baseline.summary(),
         "tasks": {},
         "plots": {},
     }
@@ -86,28 +159,50 @@ def write_report(
             "rows": len(t_rows),
             "labelled_rows": len(t_lab),
             "overall": metrics(t_lab) if len(t_lab) else None,
-            "seen": _subset(t_lab, ~t_lab["language"].isin(zs)),
-            "zero_shot": _subset(t_lab, t_lab["language"].isin(zs)),
-            "languages": _languages(t_rows, t_lab, zs),
+            "baselines": baseline_metrics(t_lab, baseline, task),
+            "seen": _subset(t_lab, ~t_lab["language"].isin(zs), baseline, task),
+            "zero_shot": _subset(t_lab, t_lab["language"].isin(zs), baseline, task),
+            "languages": _languages(t_rows, t_lab, zs, baseline, task),
             "zero_shot_languages": sorted(zs),
             "unlabelled_zero_shot_languages": sorted(zs - set(t_lab["language"])),
         }
         if len(t_lab):
             report["plots"][task] = _plots(task, t_lab, entry, out_dir)
         report["tasks"][task] = entry
+    report["callouts"] = callouts(report)
     (out_dir / REPORT_JSON).write_text(json.dumps(report, indent=2, sort_keys=True) + "\n")
     (out_dir / REPORT_MD).write_text(_markdown(report, extra_sections))
     return report
 
 
-def _subset(lab: pd.DataFrame, mask: pd.Series) -> dict | None:
+def callouts(report: dict) -> list[str]:
+    """One plain sentence per task whose model ranks below the untrained embedding-cosine baseline (ROC-AUC)."""
+    out = []
+    for task, e in report["tasks"].items():
+        model = (e["overall"] or {}).get("roc_auc")
+        cosine = (e["baselines"][EMBEDDING_COSINE] or {}).get("roc_auc")
+        if model is not None and cosine is not None and model < cosine:
+            out.append(
+                f"{task}: the model ranks below the untrained embedding-cosine baseline "
+                f"(ROC-AUC {model:.4f} vs {cosine:.4f})."
+            )
+    return out
+
+
+def _subset(lab: pd.DataFrame, mask: pd.Series, baseline: CosineBaseline | None, task: str) -> dict | None:
     sub = lab[mask]
     if sub.empty:
         return None
-    return {"languages": sorted(set(sub["language"])), **metrics(sub)}
+    return {
+        "languages": sorted(set(sub["language"])),
+        **metrics(sub),
+        "baselines": baseline_metrics(sub, baseline, task),
+    }
 
 
-def _languages(t_rows: pd.DataFrame, t_lab: pd.DataFrame, zs: set[str]) -> list[dict]:
+def _languages(
+    t_rows: pd.DataFrame, t_lab: pd.DataFrame, zs: set[str], baseline: CosineBaseline | None, task: str
+) -> list[dict]:
     out = []
     for language in sorted(set(t_rows["language"]) | zs):
         g = t_lab[t_lab["language"] == language]
@@ -120,6 +215,7 @@ def _languages(t_rows: pd.DataFrame, t_lab: pd.DataFrame, zs: set[str]) -> list[
                 "labelled_rows": len(g),
                 "threshold": float(every["threshold"].iloc[0]) if len(every) else None,
                 "metrics": metrics(g) if len(g) else None,
+                "baselines": baseline_metrics(g, baseline, task),
             }
         )
     return out
@@ -187,8 +283,17 @@ def _gain(x: float | None) -> str:
     return "—" if x is None else f"{x:+.4f}"
 
 
+def _ci(ci: Sequence[float] | None) -> str:
+    return "—" if ci is None else f"[{ci[0]:+.4f}, {ci[1]:+.4f}]"
+
+
+def _cos(baselines: dict, key: str) -> str:
+    """A figure of the embedding-cosine baseline, or — when there is none."""
+    return _num((baselines[EMBEDDING_COSINE] or {}).get(key))
+
+
 def _markdown(report: dict, extra_sections: Sequence[tuple[str, str]]) -> str:
-    lines = _summary_md(report)
+    lines = _summary_md(report) + _baseline_md(report)
     for task, e in report["tasks"].items():
         lines += ["", f"## {task}", ""]
         if e["overall"] is None:
@@ -200,13 +305,17 @@ def _markdown(report: dict, extra_sections: Sequence[tuple[str, str]]) -> str:
 
 
 def _summary_md(report: dict) -> list[str]:
-    lines = [
-        "# Evaluation report",
-        "",
+    lines = ["# Evaluation report", ""]
+    for sentence in report["callouts"]:
+        lines += [f"**{sentence}**", ""]
+    if report["embedding_baseline"] is None:
+        lines += [NO_BASELINE, ""]
+    lines += [
         f"Base model `{report['base_model']}`, adapter `{report['adapter']}`; thresholds calibrated on "
         f"**{report['calibrated_on']}**.",
         "",
-        '*All-positive F1* is the F1 of predicting "relevant" for every row; *gain* = model F1 − all-positive F1.',
+        '*All-positive F1* is the F1 of predicting "relevant" for every row; *gain* = model F1 − all-positive F1, '
+        "with its paired-bootstrap 95% interval. *Cosine* is the untrained embedding-cosine baseline.",
         "",
     ]
     if report["calibrated_on"] == "seed":
@@ -214,15 +323,43 @@ def _summary_md(report: dict) -> list[str]:
     lines += [
         "## Summary",
         "",
-        "| task | threshold | labelled rows | F1 | all-positive F1 | gain | precision | recall |",
-        "|---|---|---|---|---|---|---|---|",
+        "| task | threshold | labelled rows | F1 | all-positive F1 | gain | gain 95% CI | ROC-AUC | PR-AUC | "
+        "cosine F1 | cosine ROC-AUC | precision | recall |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for task, e in report["tasks"].items():
         o = e["overall"] or {}
         lines.append(
             f"| {task} | {_num(e['threshold'])} | {e['labelled_rows']} | {_num(o.get('f1'))} | "
-            f"{_num(o.get('all_positive_f1'))} | {_gain(o.get('gain'))} | {_num(o.get('precision'))} | "
-            f"{_num(o.get('recall'))} |"
+            f"{_num(o.get('all_positive_f1'))} | {_gain(o.get('gain'))} | {_ci(o.get('gain_ci95'))} | "
+            f"{_num(o.get('roc_auc'))} | {_num(o.get('pr_auc'))} | {_cos(e['baselines'], 'f1')} | "
+            f"{_cos(e['baselines'], 'roc_auc')} | {_num(o.get('precision'))} | {_num(o.get('recall'))} |"
+        )
+    return lines
+
+
+def _baseline_md(report: dict) -> list[str]:
+    base = report["embedding_baseline"]
+    if base is None:
+        return []
+    lines = [
+        "",
+        "## Embedding-cosine baseline",
+        "",
+        f"cosine(query, target) under the untrained embedder `{base['model']}`, relevant when at least a threshold "
+        "tuned per task (F1-maximising) on the same calibration rows as the model's.",
+        "",
+        "| task | cosine threshold | F1 | precision | recall | ROC-AUC | PR-AUC | model ROC-AUC | model PR-AUC |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for task, e in report["tasks"].items():
+        b, o = e["baselines"][EMBEDDING_COSINE], e["overall"] or {}
+        if b is None:
+            lines.append(f"| {task} | {_num(base['thresholds'].get(task))} | no labelled rows |{' — |' * 6}")
+            continue
+        lines.append(
+            f"| {task} | {_num(b['threshold'])} | {_num(b['f1'])} | {_num(b['precision'])} | {_num(b['recall'])} | "
+            f"{_num(b['roc_auc'])} | {_num(b['pr_auc'])} | {_num(o.get('roc_auc'))} | {_num(o.get('pr_auc'))} |"
         )
     return lines
 
@@ -231,18 +368,20 @@ def _groups_md(e: dict) -> list[str]:
     lines = [
         "### Seen vs zero-shot languages",
         "",
-        "| group | languages | rows | F1 | all-positive F1 | gain | precision | recall |",
-        "|---|---|---|---|---|---|---|---|",
+        "| group | languages | rows | F1 | all-positive F1 | gain | gain 95% CI | ROC-AUC | cosine F1 | "
+        "cosine ROC-AUC | precision | recall |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for name in ("seen", "zero_shot"):
         g = e[name]
         if g is None:
-            lines.append(f"| {name.replace('_', '-')} | — | 0 | no labelled rows | — | — | — | — |")
+            lines.append(f"| {name.replace('_', '-')} | — | 0 | no labelled rows |{' — |' * 8}")
         else:
             lines.append(
                 f"| {name.replace('_', '-')} | {', '.join(g['languages'])} | {g['n']} | {_num(g['f1'])} | "
-                f"{_num(g['all_positive_f1'])} | {_gain(g['gain'])} | {_num(g['precision'])} | "
-                f"{_num(g['recall'])} |"
+                f"{_num(g['all_positive_f1'])} | {_gain(g['gain'])} | {_ci(g['gain_ci95'])} | "
+                f"{_num(g['roc_auc'])} | {_cos(g['baselines'], 'f1')} | {_cos(g['baselines'], 'roc_auc')} | "
+                f"{_num(g['precision'])} | {_num(g['recall'])} |"
             )
     if e["unlabelled_zero_shot_languages"]:
         lines += [
@@ -258,20 +397,22 @@ def _languages_md(e: dict) -> list[str]:
         "",
         "### Per language",
         "",
-        "| language | kind | rows | labelled | threshold | F1 | all-positive F1 | gain | precision | recall | "
-        "positive rate |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "| language | kind | rows | labelled | threshold | F1 | all-positive F1 | gain | ROC-AUC | cosine F1 | "
+        "cosine ROC-AUC | precision | recall | positive rate |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for lang in e["languages"]:
         m = lang["metrics"]
         kind = lang["kind"].replace("_", "-")
         head = f"| {lang['language']} | {kind} | {lang['rows']} | {lang['labelled_rows']} |"
         if m is None:
-            lines.append(f"{head} {_num(lang['threshold'])} | no labels | — | — | — | — | — |")
+            lines.append(f"{head} {_num(lang['threshold'])} | no labels |{' — |' * 8}")
         else:
             lines.append(
                 f"{head} {_num(lang['threshold'])} | {_num(m['f1'])} | {_num(m['all_positive_f1'])} | "
-                f"{_gain(m['gain'])} | {_num(m['precision'])} | {_num(m['recall'])} | {_num(m['pos_rate'])} |"
+                f"{_gain(m['gain'])} | {_num(m['roc_auc'])} | {_cos(lang['baselines'], 'f1')} | "
+                f"{_cos(lang['baselines'], 'roc_auc')} | {_num(m['precision'])} | {_num(m['recall'])} | "
+                f"{_num(m['pos_rate'])} |"
             )
     return lines
 
@@ -295,21 +436,27 @@ def _curves_md(e: dict, plots: dict | None) -> list[str]:
 
 
 def format_f1_table(report: dict) -> str:
-    """A plain-text table for the terminal: F1 beside all-positive F1 and gain, per task and language."""
-    header = f"{'task':<5} {'language':<10} {'kind':<10} {'labelled':>8} {'F1':>7} {'all-pos':>7} {'gain':>8}"
-    lines = [header, "-" * len(header)]
+    """A plain-text table for the terminal: F1 beside all-positive F1 and gain, the model's ROC-AUC beside the
+    embedding-cosine baseline's F1 and ROC-AUC, per task and language; the report's call-outs above it."""
+    notes = [*report["callouts"], *([NO_BASELINE] if report["embedding_baseline"] is None else [])]
+    header = (
+        f"{'task':<5} {'language':<10} {'kind':<10} {'labelled':>8} {'F1':>7} {'all-pos':>7} {'gain':>8} "
+        f"{'ROC-AUC':>7} {'cos-F1':>7} {'cos-AUC':>7}"
+    )
+    lines = [*notes, *([""] if notes else []), header, "-" * len(header)]
     for task, e in report["tasks"].items():
-        o = e["overall"]
-        rows = [("all", "", e["labelled_rows"], o)]
-        rows += [(g["language"], g["kind"], g["labelled_rows"], g["metrics"]) for g in e["languages"]]
-        for language, kind, n, m in rows:
+        rows = [("all", "", e["labelled_rows"], e["overall"], e["baselines"])]
+        rows += [(g["language"], g["kind"], g["labelled_rows"], g["metrics"], g["baselines"]) for g in e["languages"]]
+        for language, kind, n, m, b in rows:
+            head = f"{task:<5} {language:<10} {kind:<10} {n:>8}"
             if m is None:
-                lines.append(f"{task:<5} {language:<10} {kind:<10} {n:>8} {'no labels':>24}")
-            else:
-                lines.append(
-                    f"{task:<5} {language:<10} {kind:<10} {n:>8} {m['f1']:>7.4f} {m['all_positive_f1']:>7.4f} "
-                    f"{m['gain']:>+8.4f}"
-                )
+                lines.append(f"{head} {'no labels':>24}")
+                continue
+            cos = b[EMBEDDING_COSINE] or {}
+            lines.append(
+                f"{head} {m['f1']:>7.4f} {m['all_positive_f1']:>7.4f} {m['gain']:>+8.4f} {_num(m['roc_auc']):>7} "
+                f"{_num(cos.get('f1')):>7} {_num(cos.get('roc_auc')):>7}"
+            )
     return "\n".join(lines)
 
 
@@ -320,20 +467,27 @@ def report_stage(
     model: Path,
     audit: Path,
     ingested: Path,
+    baseline: Path | None,
     out: Path,
     force: bool = False,
 ) -> StageRun:
     """The ``report`` stage: the evaluation report on the calibration set (and on test when it has labels), and
-    the CIKM submission files. ``sections`` are the upstream stages' Markdown sections (augmentation, ...)."""
+    the CIKM submission files. ``sections`` are the upstream stages' Markdown sections (augmentation, ...);
+    ``baseline`` is the ``baseline`` stage's folder (None: no embedding baseline, and the report says so)."""
 
     def body(m: Manifest) -> None:
         thresholds = Thresholds.load(model)
         zero_shot = read_manifest(audit).extra["zero_shot"]
         calib = read_records(scored_calib)
         test = read_records(scored_test)
-        reports = {"calib": write_report(calib, thresholds, zero_shot, out / "calib", sections)}
+        cosine = None
+        if baseline is not None:
+            calib = with_cosine(calib, read_records(baseline / "calib"))
+            test = with_cosine(test, read_records(baseline / "test"))
+            cosine = CosineBaseline.tune(read_manifest(baseline).extra["model"], calib)
+        reports = {"calib": write_report(calib, thresholds, zero_shot, out / "calib", sections, cosine)}
         if (test["label"] != UNLABELED).any():
-            reports["test"] = write_report(test, thresholds, zero_shot, out / "test", sections)
+            reports["test"] = write_report(test, thresholds, zero_shot, out / "test", sections, cosine)
         unscored = unscored_test_rows(ingested)
         files = write_submissions(test, thresholds, out / "submission", unscored=unscored)
         m.input_rows = m.output_rows = len(calib) + len(test)
@@ -341,9 +495,10 @@ def report_stage(
             "submissions": {t: str(p) for t, p in files.items()},
             "unscored_test_rows": len(unscored),
             "reports": list(reports),
+            "embedding_baseline": None if cosine is None else cosine.summary(),
         }
         (out / REPORTS_JSON).write_text(json.dumps(reports, indent=2, default=str))
 
-    inputs = [scored_calib, scored_test, model / THRESHOLDS_FILE, audit]
+    inputs = [scored_calib, scored_test, model / THRESHOLDS_FILE, audit, *([baseline] if baseline is not None else [])]
     digest = hashlib.sha256(json.dumps(list(sections)).encode()).hexdigest()[:16]
     return run_stage("report", out, digest, inputs, body, force)

@@ -7,11 +7,28 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
-from sklearn.metrics import confusion_matrix, f1_score, precision_score, recall_score
+from sklearn.metrics import (
+    average_precision_score,
+    confusion_matrix,
+    f1_score,
+    precision_recall_curve,
+    precision_score,
+    recall_score,
+    roc_auc_score,
+)
 
 from ecomrel.artifacts import Thresholds
-from evaluation.calibrate import CalibrateConfig, calibrate
-from evaluation.report import REPORT_JSON, REPORT_MD, format_f1_table, write_report
+from ecomrel.metrics import best_score_threshold, paired_bootstrap_f1_delta, ranking_metrics
+from evaluation.calibrate import CalibrateConfig, calibrate, score_thresholds
+from evaluation.report import (
+    NO_BASELINE,
+    REPORT_JSON,
+    REPORT_MD,
+    CosineBaseline,
+    format_f1_table,
+    with_cosine,
+    write_report,
+)
 from evaluation.submission import read_submission, write_submissions
 from pipelines.split import heldout_split
 
@@ -75,6 +92,58 @@ def test_bad_labels_name_the_row():
     df = _scored("QC", "en", [0.5, 0.6], [1, 7])
     with pytest.raises(ValueError, match=r"row id='QCen1': label 7"):
         _calibrate(df)
+
+
+# --- thresholds on scores that are not probabilities, ranking metrics ----------------------------------------
+
+
+def _sklearn_best(y, scores) -> tuple[float, float]:
+    """Independently: the F1-maximising cut on scikit-learn's precision-recall curve; ties -> highest threshold."""
+    precision, recall, thresholds = precision_recall_curve(y, scores)
+    precision, recall = precision[:-1], recall[:-1]  # the last point (recall 0) has no threshold
+    f1 = np.divide(2 * precision * recall, precision + recall, out=np.zeros_like(precision), where=recall > 0)
+    return float(thresholds[np.isclose(f1, f1.max())].max()), float(f1.max())
+
+
+def test_score_threshold_is_the_f1_maximiser_over_the_scores_own_values():
+    # Hand-made: cut at 0.5 -> tp=3, fp=1, fn=0, F1 = 6/7; 0.8 -> 2/3, 0.9 -> 1/2, 0.3 (all) -> 3/4.
+    assert best_score_threshold([1, 0, 1, 1, 0], [0.9, 0.8, 0.8, 0.5, 0.3]) == pytest.approx((0.5, 6 / 7))
+    # Cosines in a narrow band the 0.05..0.95 probability grid cannot cut: the sweep uses the values themselves.
+    rng = np.random.default_rng(5)
+    for _ in range(20):
+        y = rng.binomial(1, 0.6, 300)
+        cos = np.round(0.955 + 0.02 * y + rng.normal(0, 0.01, 300), 3)  # rounded: many equal scores
+        got, f1 = best_score_threshold(y, cos)
+        want, want_f1 = _sklearn_best(y, cos)
+        assert got == want and f1 == pytest.approx(want_f1, abs=1e-12)
+        brute = max(f1_score(y, (cos >= t).astype(int)) for t in np.unique(cos))
+        assert f1 == pytest.approx(brute, abs=1e-12) and f1 > f1_score(y, np.ones_like(y))
+    with pytest.raises(ValueError, match="labels must be 0 or 1"):
+        best_score_threshold([1, -1], [0.2, 0.3])
+
+
+def test_score_thresholds_per_task_on_labelled_rows_only():
+    rng = np.random.default_rng(2)
+    parts = []
+    for task in ("QC", "QI"):
+        y = rng.binomial(1, 0.5, 80)
+        parts.append(_scored(task, "en", rng.uniform(size=80), y).assign(cosine=0.2 * y + rng.normal(0.4, 0.1, 80)))
+    unlabelled = _scored("QI", "en", [0.5], [-1]).assign(cosine=[-5.0])  # would be the lowest cut if counted
+    df = pd.concat([*parts, unlabelled], ignore_index=True)
+    got = score_thresholds(df, "cosine")
+    assert got == {t: _sklearn_best(p["label"], p["cosine"])[0] for t, p in zip(("QC", "QI"), parts, strict=True)}
+    assert score_thresholds(unlabelled, "cosine") == {}
+    with pytest.raises(ValueError, match="cosine is missing"):
+        score_thresholds(parts[0].assign(cosine=np.nan), "cosine")
+
+
+def test_ranking_metrics_and_one_class():
+    y, s = [0, 1, 1, 0, 1], [0.1, 0.8, 0.4, 0.35, 0.9]
+    # By hand: 6 (pos, neg) pairs, 6 ordered right -> ROC-AUC 1; AP = 1 too. Swap one: 5/6.
+    assert ranking_metrics(y, s) == {"roc_auc": 1.0, "pr_auc": 1.0}
+    assert ranking_metrics(y, [0.1, 0.8, 0.3, 0.35, 0.9])["roc_auc"] == pytest.approx(5 / 6)
+    assert ranking_metrics(y, [0.1, 0.8, 0.3, 0.35, 0.9])["pr_auc"] == pytest.approx((1 + 1 + 3 / 4) / 3)
+    assert ranking_metrics([1, 1, 1], [0.2, 0.5, 0.9]) == {"roc_auc": None, "pr_auc": None}
 
 
 # --- held-out split ------------------------------------------------------------------------------------------
@@ -192,6 +261,7 @@ def test_report_numbers_equal_independent_metrics(tmp_path):
         "labelled_rows": 0,
         "threshold": 0.5,
         "metrics": None,
+        "baselines": {"embedding_cosine": None},
     }
     assert by_lang["pl"]["rows"] == 0 and by_lang["pl"]["metrics"] is None
     assert qc["unlabelled_zero_shot_languages"] == ["ar", "pl"]
@@ -212,6 +282,23 @@ def test_report_numbers_equal_independent_metrics(tmp_path):
     assert f"{qc['overall']['f1']:>7.4f} {qc['overall']['all_positive_f1']:>7.4f}" in table
     assert any(line.split()[:2] == ["QC", "ar"] and line.endswith("no labels") for line in table.splitlines())
 
+    # Threshold-free ranking figures of the model, independently; the gain's paired-bootstrap interval.
+    de = lab[lab["language"] == "de"]
+    for got, sub in ((qc["overall"], lab), (qc["seen"], seen), (by_lang["de"]["metrics"], de)):
+        assert got["roc_auc"] == pytest.approx(roc_auc_score(sub["label"], sub["p_yes"]), abs=1e-12)
+        assert got["pr_auc"] == pytest.approx(average_precision_score(sub["label"], sub["p_yes"]), abs=1e-12)
+    y = lab["label"].to_numpy()
+    pred = (lab["p_yes"].to_numpy() >= thr).astype(int)
+    assert qc["overall"]["gain_ci95"] == list(paired_bootstrap_f1_delta(y, np.ones_like(y), pred))
+    lo, hi = qc["overall"]["gain_ci95"]
+    assert lo < qc["overall"]["gain"] < hi and hi - lo > 0.01
+    # No `embed` section: no baseline, said plainly at the top and on the console; nothing to call out.
+    assert report["embedding_baseline"] is None and report["callouts"] == []
+    assert qc["baselines"] == {"embedding_cosine": None} and qc["seen"]["baselines"] == {"embedding_cosine": None}
+    assert by_lang["en"]["baselines"] == {"embedding_cosine": None}
+    assert md.index(NO_BASELINE) < md.index("## Summary") and "## Embedding-cosine baseline" not in md
+    assert table.splitlines()[0] == NO_BASELINE
+
 
 def test_report_task_without_labels(tmp_path):
     df = _scored("QI", "en", [0.2, 0.9], [-1, -1])
@@ -221,6 +308,126 @@ def test_report_task_without_labels(tmp_path):
     md = (tmp_path / REPORT_MD).read_text()
     assert "No labelled rows for QI (2 unlabelled): not evaluated." in md
     assert "Thresholds are seed values, not calibrated" in md
+
+
+# --- the embedding-cosine baseline in the report -------------------------------------------------------------
+
+
+def _with_cos(task, language, n, model_skill, cos_skill, rng, prefix, one_class=False) -> pd.DataFrame:
+    """Rows whose P(yes) separates the classes by ``model_skill`` and whose cosine (on its own scale, not 0..1)
+    by ``cos_skill``."""
+    y = np.ones(n, dtype=int) if one_class else rng.binomial(1, 0.6, n)
+    p = np.clip(model_skill * y + rng.uniform(0, 1 - model_skill, n), 0, 1)
+    df = _scored(task, language, p, y)
+    return df.assign(id=prefix + df["id"], cosine=cos_skill * y + rng.normal(0.3, 0.1, n))
+
+
+def _baseline_sets() -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(calibration rows, evaluated rows): on QC the model barely ranks and the cosine does well; on QI the reverse."""
+    rng = np.random.default_rng(7)
+    sets = []
+    for prefix in ("c", "e"):
+        sets.append(
+            pd.concat(
+                [
+                    _with_cos("QC", "en", 150, 0.05, 0.25, rng, prefix),
+                    _with_cos("QC", "de", 70, 0.05, 0.25, rng, prefix),
+                    _with_cos("QC", "ja", 15, 0.05, 0.25, rng, prefix, one_class=True),
+                    _with_cos("QI", "en", 120, 0.5, 0.02, rng, prefix),
+                    _with_cos("QI", "th", 60, 0.5, 0.02, rng, prefix),
+                ],
+                ignore_index=True,
+            )
+        )
+    return sets[0], sets[1]
+
+
+def _independent_cosine(rows: pd.DataFrame, threshold: float) -> dict:
+    y, cos = rows["label"].to_numpy(), rows["cosine"].to_numpy()
+    pred = (cos >= threshold).astype(int)
+    out = {
+        "threshold": threshold,
+        "f1": f1_score(y, pred),
+        "precision": precision_score(y, pred, zero_division=0),
+        "recall": recall_score(y, pred),
+    }
+    if len(set(y)) == 2:
+        out |= {"roc_auc": roc_auc_score(y, cos), "pr_auc": average_precision_score(y, cos)}
+    return out
+
+
+def test_report_puts_the_model_beside_the_embedding_cosine_baseline(tmp_path):
+    calib, evaluated = _baseline_sets()
+    thresholds = Thresholds(base_model="b", adapter="a", tasks={"QC": 0.5, "QI": 0.45}, calibrated_on="dev_labels")
+    baseline = CosineBaseline.tune("tiny-e5", calib)
+    # The baseline's threshold: F1-maximising on the calibration cosines, per task (not on the evaluated rows).
+    want_t = {t: _sklearn_best(g["label"], g["cosine"])[0] for t, g in calib.groupby("task")}
+    assert baseline.thresholds == want_t
+    qc_calib = calib.loc[calib["task"] == "QC", "cosine"]
+    assert qc_calib.min() < want_t["QC"] < qc_calib.max()  # a real cut, not "everything relevant"
+    report = write_report(evaluated, thresholds, {"QC": ["de"], "QI": ["th"]}, tmp_path, baseline=baseline)
+    assert report["embedding_baseline"] == {"model": "tiny-e5", "thresholds": want_t}
+
+    for task in ("QC", "QI"):
+        e, rows = report["tasks"][task], evaluated[evaluated["task"] == task]
+        zs = rows["language"].isin(["de"] if task == "QC" else ["th"])
+        cases = [(e["overall"], e["baselines"], rows), (e["seen"], e["seen"]["baselines"], rows[~zs])]
+        cases += [(e["zero_shot"], e["zero_shot"]["baselines"], rows[zs])]
+        cases += [(g["metrics"], g["baselines"], rows[rows["language"] == g["language"]]) for g in e["languages"]]
+        for model, base, sub in cases:
+            _assert_metrics(model, _independent(sub, thresholds.tasks[task]))
+            want = _independent_cosine(sub, want_t[task])
+            got = base["embedding_cosine"]
+            for k, v in want.items():
+                assert got[k] == pytest.approx(v, abs=1e-12), (task, k)
+            if sub["label"].nunique() == 2:
+                assert model["roc_auc"] == pytest.approx(roc_auc_score(sub["label"], sub["p_yes"]), abs=1e-12)
+            else:  # ja: one class, no ranking to measure
+                assert model["roc_auc"] is model["pr_auc"] is got["roc_auc"] is got["pr_auc"] is None
+
+    qc, qi = report["tasks"]["QC"], report["tasks"]["QI"]
+    assert qc["overall"]["roc_auc"] < qc["baselines"]["embedding_cosine"]["roc_auc"]
+    assert qi["overall"]["roc_auc"] > qi["baselines"]["embedding_cosine"]["roc_auc"]
+    sentence = (
+        f"QC: the model ranks below the untrained embedding-cosine baseline (ROC-AUC "
+        f"{qc['overall']['roc_auc']:.4f} vs {qc['baselines']['embedding_cosine']['roc_auc']:.4f})."
+    )
+    assert report["callouts"] == [sentence]  # QI ranks above its baseline: no sentence
+    md = (tmp_path / REPORT_MD).read_text()
+    assert md.startswith(f"# Evaluation report\n\n**{sentence}**\n") and "QI: the model ranks below" not in md
+    assert NO_BASELINE not in md and "## Embedding-cosine baseline" in md and "`tiny-e5`" in md
+    b = qc["baselines"]["embedding_cosine"]
+    assert f"| QC | {b['threshold']:.4f} | {b['f1']:.4f} | {b['precision']:.4f} |" in md
+    o = qc["overall"]
+    lo, hi = o["gain_ci95"]
+    assert f"| {o['roc_auc']:.4f} | {o['pr_auc']:.4f} | {b['f1']:.4f} | {b['roc_auc']:.4f} |" in md
+    assert f"[{lo:+.4f}, {hi:+.4f}]" in md
+    table = format_f1_table(report)
+    assert table.splitlines()[0] == sentence
+    assert f"{o['roc_auc']:>7.4f} {b['f1']:>7.4f} {b['roc_auc']:>7.4f}" in table
+    ja = next(line for line in table.splitlines() if line.split()[:2] == ["QC", "ja"])
+    ja_f1 = next(g for g in qc["languages"] if g["language"] == "ja")["baselines"]["embedding_cosine"]["f1"]
+    assert ja.split()[-3:] == ["—", f"{ja_f1:.4f}", "—"]
+
+
+def test_no_call_out_when_the_model_ranks_as_well_as_the_baseline(tmp_path):
+    calib, evaluated = _baseline_sets()
+    evaluated = evaluated.assign(cosine=evaluated["p_yes"] * 2 - 1)  # the same ranking on another scale
+    thresholds = Thresholds(base_model="b", adapter="a", tasks={"QC": 0.5, "QI": 0.45}, calibrated_on="dev_labels")
+    report = write_report(evaluated, thresholds, {}, tmp_path, baseline=CosineBaseline.tune("e5", calib))
+    for e in report["tasks"].values():
+        assert e["overall"]["roc_auc"] == pytest.approx(e["baselines"]["embedding_cosine"]["roc_auc"], abs=1e-12)
+    assert report["callouts"] == [] and "ranks below" not in (tmp_path / REPORT_MD).read_text()
+
+
+def test_with_cosine_joins_by_task_and_id():
+    scored = pd.DataFrame({"task": ["QC", "QI", "QC"], "id": ["1", "1", "2"], "p_yes": [0.1, 0.2, 0.3]})
+    cos = pd.DataFrame({"task": ["QC", "QC", "QI", "QI"], "id": ["2", "1", "1", "9"], "cosine": [0.5, 0.6, 0.7, 0.0]})
+    assert with_cosine(scored, cos)["cosine"].tolist() == [0.6, 0.7, 0.5]
+    with pytest.raises(ValueError, match="scored row task QC id '2' has no baseline cosine"):
+        with_cosine(scored, cos.iloc[1:])
+    with pytest.raises(ValueError, match="baseline rows: task QC id '1' appears more than once"):
+        with_cosine(scored, pd.concat([cos, cos.iloc[[1]]]))
 
 
 # --- submissions ---------------------------------------------------------------------------------------------

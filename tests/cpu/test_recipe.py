@@ -77,6 +77,11 @@ def test_recipe_runs_every_stage_and_resumes(ray_local, tmp_path, tiny_model):
     assert set(reports) == {"calib", "test"}
     md = (run / "report" / "test" / "report.md").read_text()
     assert "Mined negatives by kind" in md and "Self-validation" in md and "Skill gate" in md
+    # No `embed` section: no baseline stage, and the report says so; the model's ranking figures are there.
+    assert "No embedding baseline was computed" in md and not (run / "baseline").exists()
+    for task in ("QC", "QI"):
+        overall = reports["test"]["tasks"][task]["overall"]
+        assert 0 <= overall["roc_auc"] <= 1 and overall["gain_ci95"][0] <= overall["gain"] <= overall["gain_ci95"][1]
     assert set(selfval.extra["report"]["skill"]) == {"QC", "QI"}  # the gate's verdict per task is on record
 
     again = run_recipe(cfg)

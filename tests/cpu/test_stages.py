@@ -77,7 +77,8 @@ def test_each_stage_lives_in_one_module_with_its_config_beside_it():
         assert spec.summary, f"{name}: its function has no docstring"
         if spec.config is not None:
             assert spec.config.__module__.split(".")[0] == package, name
-            assert RecipeConfig.model_fields[spec.section].annotation is spec.config, name
+            # An optional section (`embed`: the baseline stage runs only with one) is `Config | None`.
+            assert RecipeConfig.model_fields[spec.section].annotation in (spec.config, spec.config | None), name
     # cluster/ holds no stage: every stage function and config is defined elsewhere.
     assert not [s for s in STAGES.values() if s.module.startswith("cluster")]
 
@@ -104,12 +105,18 @@ def test_plan_folders_manifests_and_stages_share_one_name():
     steps = plan(cfg, cfg.run_dir)
     names = [s.name for s in steps]
     assert names == [
-        "make_data", "ingest", "audit", "split", "translate", "negatives", "random_negatives", "trainset",
-        "selfval", "train", "score_calib", "model", "score_test", "report",
+        "make_data", "ingest", "audit", "split", "baseline", "translate", "negatives", "random_negatives",
+        "trainset", "selfval", "train", "score_calib", "model", "score_test", "report",
     ]  # fmt: skip
     for step in steps:
         assert step.out.name == step.name or step.out.name.startswith(f"{step.name}-"), (step.name, step.out)
         assert step.name in STAGES
+    # The embedding baseline lives in the run folder (shared by every ablation arm) and needs an `embed` section.
+    assert next(s for s in steps if s.name == "baseline").out == cfg.run_dir / "baseline"
+    arm = plan(cfg, cfg.run_dir / "arms" / "x")
+    assert next(s for s in arm if s.name == "baseline").out == cfg.run_dir / "baseline"
+    no_embed = config_from_overrides(_tree(embed=None, translate={"enabled": False}), [])
+    assert "baseline" not in [s.name for s in plan(no_embed, no_embed.run_dir)]
 
 
 def test_one_on_off_convention():
