@@ -97,13 +97,13 @@ def plain_torch(cfg: TrainConfig, data_dir: Path) -> tuple[float, float]:
 
 
 def ray_train(cfg: TrainConfig, data_dir: Path, out: Path) -> tuple[float, float]:
-    """(tokens/s per worker after the first step, wall time of the whole train_lora call)."""
+    """(tokens/s per worker after the first step, wall time of the whole train_model call)."""
     from cluster.ray_runtime import connect
-    from train.lora import train_lora
+    from train.trainer import train_model
 
     connect(RayConfig(num_cpus=max(2, int(cfg.cpus_per_worker)), include_dashboard=False))
     start = time.perf_counter()
-    result = train_lora(cfg, data_dir, out, resume=False)
+    result = train_model(cfg, data_dir, out, resume=False)
     return result.tokens_per_s_per_worker, time.perf_counter() - start
 
 
@@ -149,7 +149,7 @@ def main() -> None:
           f"threads: {args.threads}")  # fmt: skip
     print(f"plain torch : {plain_tps:10.0f} tokens/s   (before {before:.0f}, after {after:.0f}; "
           f"start-up {plain_startup:.1f}s)")  # fmt: skip
-    print(f"Ray Train   : {ray_tps:10.0f} tokens/s/worker   (whole train_lora call {ray_wall:.1f}s)")
+    print(f"Ray Train   : {ray_tps:10.0f} tokens/s/worker   (whole train_model call {ray_wall:.1f}s)")
     print(f"ratio Ray/plain: {ray_tps / plain_tps:.3f}")
 
 

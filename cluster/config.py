@@ -1,7 +1,7 @@
 """The recipe config: the run's name, tasks and Ray connection, and every stage's section (each defined beside its
 stage), with the checks that span sections.
 
-``load_config(path, overrides=["train.lora.r=8", ...])`` reads a recipe YAML; ``config_from_overrides(tree, ...)``
+``load_config(path, overrides=["train.trainer.r=8", ...])`` reads a recipe YAML; ``config_from_overrides(tree, ...)``
 validates a tree already in memory. A stage that may be left out is off when its section is omitted.
 """
 
@@ -71,6 +71,12 @@ class RecipeConfig(Section):
             raise ValueError("translate needs an `embed` section: its quality gate compares embeddings")
         if self.embed is None and self.negatives.enabled and not self.negatives.random_negatives:
             raise ValueError("negatives needs an `embed` section (or random_negatives: true)")
+        if self.train.enabled and self.train.family != "causal_lm":
+            for section, backend in (("score", self.score.backend), ("serve", self.serve.backend)):
+                if backend == "vllm":
+                    raise ValueError(
+                        f"{section}.backend 'vllm' serves causal LMs; train.family is {self.train.family!r}"
+                    )
         unknown = sorted(set(self.selfval.initial_train) - set(TrainConfig.model_fields))
         if unknown:
             raise ValueError(f"selfval.initial_train: unknown train field(s) {unknown}")

@@ -169,12 +169,22 @@ def plan(cfg: RecipeConfig, work: Path) -> list[Step]:
         trained_on = add("selfval", work / "selfval", cfg.selfval, fold, digest, noise_from, trained_on)
     trained = add("train", work / "train", cfg.train, trained_on)
 
-    base = cfg.train.base_model
-    calib = add("score_calib", work / "score_calib", cfg.score, base, split / "calib", trained)
+    family, base = cfg.train.family, cfg.train.base_model
+    calib = add("score_calib", work / "score_calib", cfg.score, family, base, split / "calib", trained)
     model = add(
-        "model", work / "model", cfg.calibrate, base, cfg.score.max_seq_len, cfg.tasks, cfg.name, calib, split, trained
+        "model",
+        work / "model",
+        cfg.calibrate,
+        family,
+        base,
+        cfg.score.max_seq_len,
+        cfg.tasks,
+        cfg.name,
+        calib,
+        split,
+        trained,
     )
-    test = add("score_test", work / "score_test", cfg.score, base, split / "test", model)
+    test = add("score_test", work / "score_test", cfg.score, family, base, split / "test", model)
     sources = [*augment, work / "trainset", *([work / "selfval"] if cfg.selfval.enabled else [])]
 
     def report(force: bool) -> StageRun:  # upstream sections exist only once those stages ran

@@ -22,7 +22,7 @@ from ecomrel.records import read_records, write_records
 from evaluation import calibrate, report
 from pipelines import audit, baseline, ingest, negatives, score, selfval, split, synthetic, trainset, translate
 from pipelines.embed import EmbedConfig
-from train import lora
+from train import trainer
 from train.config import TrainConfig
 
 ReportSection = Callable[[Path], tuple[str, str]]
@@ -84,7 +84,7 @@ STAGES: dict[str, StageSpec] = {
         ),
         _spec("trainset", trainset.trainset_stage, report_section=trainset.report_section),
         _spec("selfval", selfval.selfval_stage, "selfval", selfval.SelfValConfig, selfval.report_section),
-        _spec("train", lora.train_stage, "train", TrainConfig),
+        _spec("train", trainer.train_stage, "train", TrainConfig),
         _spec("score_calib", score.score_stage, "score", score.ScoreConfig),
         _spec("model", calibrate.calibrate_stage, "calibrate", calibrate.CalibrateConfig),
         _spec("score_test", score.score_stage, "score", score.ScoreConfig),
@@ -99,7 +99,7 @@ def fold_model(train_cfg, score_cfg) -> selfval.FoldModel:
 
     def fit_predict(train_df: pd.DataFrame, heldout_df: pd.DataFrame, work: Path) -> np.ndarray:
         write_records(train_df, work / "trainset" / "data")
-        result = lora.train_lora(train_cfg, work / "trainset" / "data", work / "train")
+        result = trainer.train_model(train_cfg, work / "trainset" / "data", work / "train")
         write_records(heldout_df, work / "heldout" / "data")
         score.score_dataset(
             work / "heldout" / "data",

@@ -1,5 +1,6 @@
-"""The artifacts a trained model is made of, and that serving loads: base model id + LoRA adapter dir +
-``thresholds.json`` (per task, optionally per language) + the evaluation report."""
+"""The artifacts a trained model is made of, and that serving loads: model family + base model id + the trained
+directory (a LoRA adapter, or a fine-tuned encoder) + ``thresholds.json`` (per task, optionally per language) + the
+evaluation report."""
 
 from __future__ import annotations
 
@@ -14,8 +15,15 @@ THRESHOLDS_FILE = "thresholds.json"
 class Thresholds(BaseModel):
     """Decision thresholds on P(yes), as ``thresholds.json``."""
 
+    family: Literal["causal_lm", "bi_encoder", "cross_encoder"] = Field(
+        "causal_lm", description="Model family: how the model turns a row into its two logits (ecomrel.scorer)."
+    )
     base_model: str = Field(..., description="from_pretrained id or path of the base model.")
-    adapter: str = Field(..., description="LoRA adapter directory (relative paths resolve against this file).")
+    adapter: str = Field(
+        ...,
+        description="The trained part: a LoRA adapter (causal_lm) or the fine-tuned encoder directory; relative "
+        "paths resolve against this file.",
+    )
     tasks: dict[str, float] = Field(..., description="Threshold per task.")
     per_language: dict[str, dict[str, float]] = Field(
         default_factory=dict, description="Optional (task -> language -> threshold) overrides."

@@ -1,6 +1,8 @@
-"""The two-logit relevance scorer: base model + LoRA adapter -> P(yes) per (task, query, target).
+"""The relevance scorers: a trained model -> P(yes) per (task, query, target).
 
-One class serves batch scoring (wrapped in a Ray Data actor by ``pipelines.score``) and the online service
+``load_scorer(family, ...)`` gives the scorer of any model family: ``TwoLogitScorer`` (below) for the causal LM
+(base model + LoRA adapter), ``ecomrel.encoders.EncoderScorer`` for the encoder families. One scorer serves batch
+scoring (wrapped in a Ray Data actor by ``pipelines.score``) and the online service
 (``serve``), so offline and online scores are the same numbers.
 
 Every prompt of a task starts with the same token ids (``PromptEncoder.prefix_ids``): about half of each prompt.
@@ -13,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 import torch
@@ -56,6 +59,10 @@ class TwoLogitScorer:
             rows = [self.encoder.row_ids(task, queries[i], targets[i]) for i in idx]
             out[idx] = self.score_rows(task, rows)
         return out
+
+    def prompt_tokens(self, tasks: Sequence[str], queries: Sequence[str], targets: Sequence[str]) -> list[int]:
+        """Prompt length in tokens per row (the shared prefix included)."""
+        return [len(self.encoder.encode(t, q, g)) for t, q, g in zip(tasks, queries, targets, strict=True)]
 
     def score_rows(self, task: str, rows: Sequence[Sequence[int]]) -> np.ndarray:
         """P(yes) for row-part ids (``PromptEncoder.row_ids``) of one task; uses the prefix cache when on."""
@@ -111,3 +118,32 @@ class TwoLogitScorer:
         config = causal_lm_of(self.model).config
         data = [(k.expand(batch, -1, -1, -1), v.expand(batch, -1, -1, -1)) for k, v in prefix_kv]
         return DynamicCache(ddp_cache_data=data, config=config)
+
+
+class PairScorer(Protocol):
+    """What batch scoring and serving call, whatever the model family."""
+
+    def score(self, tasks: Sequence[str], queries: Sequence[str], targets: Sequence[str]) -> np.ndarray: ...
+    def prompt_tokens(self, tasks: Sequence[str], queries: Sequence[str], targets: Sequence[str]) -> list[int]: ...
+
+
+def load_scorer(
+    family: str,
+    base_model: str,
+    adapter: str | Path | None,
+    *,
+    max_seq_len: int = 256,
+    batch_size: int = 16,
+    dtype: str = "float32",
+    device: str | None = None,
+    prefix_cache: bool = True,
+) -> PairScorer:
+    """The scorer of a trained model of ``family``: the causal LM (base model + LoRA adapter) or a trained encoder
+    directory (``adapter``; its own settings say everything else)."""
+    if family == "causal_lm":
+        return TwoLogitScorer(base_model, adapter, max_seq_len, batch_size, dtype, device, prefix_cache)
+    from .encoders import EncoderScorer
+
+    if adapter is None:
+        raise ValueError(f"a {family} model is scored from its trained directory; got none")
+    return EncoderScorer(adapter, batch_size=batch_size, dtype=dtype, device=device)

@@ -1,8 +1,9 @@
-"""Tiny random causal LMs for tests and the quick demo.
+"""Tiny random models for tests and the quick demo: a causal LM and a text encoder.
 
-A byte-level BPE tokenizer is trained on the caller's text (so prompts tokenize into a few hundred ids, not bytes)
-and a Qwen3 model of the same architecture family as the production Qwen3-14B-Base is initialised from a small
-config. The result is an ordinary model directory that the production ``from_pretrained`` path loads.
+A tokenizer is trained on the caller's text (so prompts tokenize into a few hundred ids, not bytes) and a model of
+the production architecture family (Qwen3 for the causal LM, BERT like multilingual-e5 for the encoder) is
+initialised from a small config. The result is an ordinary model directory that the production ``from_pretrained``
+path loads.
 """
 
 from __future__ import annotations
@@ -71,5 +72,42 @@ def build_tiny_causal_lm(
     torch.manual_seed(seed)
     model = Qwen3ForCausalLM(config)
     model.save_pretrained(out_dir)
+    tokenizer.save_pretrained(out_dir)
+    return out_dir
+
+
+def build_tiny_encoder(
+    out_dir: str | Path, texts: Iterable[str], hidden_size: int = 32, num_layers: int = 2, seed: int = 0
+) -> Path:
+    """Write a random tiny BERT encoder + word-level tokenizer (lower-cased, whitespace split) to ``out_dir``."""
+    import torch
+    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors, trainers
+    from transformers import BertConfig, BertModel, PreTrainedTokenizerFast
+
+    out_dir = Path(out_dir)
+    special = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+    tok = Tokenizer(models.WordLevel(unk_token="[UNK]"))
+    tok.normalizer = normalizers.Lowercase()
+    tok.pre_tokenizer = pre_tokenizers.Whitespace()
+    tok.train_from_iterator([*texts, "query: passage:"], trainers.WordLevelTrainer(special_tokens=special))
+    cls, sep = tok.token_to_id("[CLS]"), tok.token_to_id("[SEP]")
+    tok.post_processor = processors.TemplateProcessing(
+        single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B:1 [SEP]:1", special_tokens=[("[CLS]", cls), ("[SEP]", sep)]
+    )
+    tokenizer = PreTrainedTokenizerFast(
+        tokenizer_object=tok, unk_token="[UNK]", pad_token="[PAD]", cls_token="[CLS]", sep_token="[SEP]",
+        mask_token="[MASK]", model_max_length=128,
+    )  # fmt: skip
+    config = BertConfig(
+        vocab_size=tok.get_vocab_size(),
+        hidden_size=hidden_size,
+        num_hidden_layers=num_layers,
+        num_attention_heads=2,
+        intermediate_size=hidden_size * 2,
+        max_position_embeddings=128,
+        pad_token_id=0,
+    )
+    torch.manual_seed(seed)
+    BertModel(config).save_pretrained(out_dir)
     tokenizer.save_pretrained(out_dir)
     return out_dir

@@ -128,6 +128,7 @@ def score_thresholds(rows: pd.DataFrame, score: str) -> dict[str, float]:
 
 def calibrate_stage(
     cfg: CalibrateConfig,
+    family: str,
     base_model: str,
     max_seq_len: int,
     tasks: Sequence[str],
@@ -156,6 +157,7 @@ def calibrate_stage(
             max_seq_len=max_seq_len,
             tasks=tasks,
         )
+        thresholds.family = family
         thresholds.version = f"{run_name}-{read_manifest(trained).config_hash}"
         thresholds.save(out / THRESHOLDS_FILE)
         m.input_rows = m.output_rows = len(df)

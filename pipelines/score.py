@@ -2,7 +2,8 @@
 
 Two backends behind one function:
 
-- ``transformers`` (the embedded default): an actor pool where each actor loads ``ecomrel.scorer.TwoLogitScorer``
+- ``transformers`` (the embedded default): an actor pool where each actor loads the family's scorer
+  (``ecomrel.scorer.load_scorer``: ``TwoLogitScorer`` for the causal LM, ``EncoderScorer`` for the encoders)
   once and scores many calls; the scorer sorts each call's rows by task and length (little padding) and reuses
   each task's prompt-prefix KV cache. ``sort_by_length`` also sorts the whole dataset first (a shuffle).
 - ``vllm`` (cluster GPUs): Ray's own ``ray.data.llm`` processor running vLLM's sequence-classification
@@ -35,7 +36,7 @@ from ecomrel.config import ActorPool, VllmBackend
 from ecomrel.lm import PromptEncoder
 from ecomrel.manifest import Manifest, StageRun, run_stage
 from ecomrel.models import load_tokenizer
-from ecomrel.scorer import TwoLogitScorer
+from ecomrel.scorer import load_scorer
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +44,8 @@ log = logging.getLogger(__name__)
 class ScoreConfig(ActorPool, VllmBackend):
     backend: Literal["transformers", "vllm"] = Field(
         "transformers",
-        description="transformers: TwoLogitScorer actors (CPU or GPU). vllm: ray.data.llm with vLLM's "
+        description="transformers: the model family's scorer in actors (CPU or GPU). vllm (causal LM only): "
+        "ray.data.llm with vLLM's "
         "sequence-classification conversion of the causal LM (GPU only).",
     )
     batch_size: int = Field(16, ge=1, description="Rows per forward pass (rows are bucketed by length).")
@@ -77,6 +79,7 @@ def score_dataset(
     adapter: str | None,
     cfg: ScoreConfig,
     *,
+    family: str = "causal_lm",
     processor_builder: Callable[..., Any] | None = None,
 ) -> dict:
     """Score every row of the Parquet dataset ``in_dir`` into ``out_dir`` (replaced); return counts and rows/s.
@@ -106,7 +109,9 @@ def score_dataset(
     blocks = max(cfg.concurrency, -(-input_rows // cfg.rows_per_call))
     ds = ds.repartition(blocks).materialize()
     if cfg.backend == "transformers":
-        scored = _score_transformers(ds, base_model, adapter, cfg, out_schema)
+        scored = _score_transformers(ds, family, base_model, adapter, cfg, out_schema)
+    elif family != "causal_lm":
+        raise ValueError(f"score.backend 'vllm' scores causal LMs; this model is a {family}: use 'transformers'")
     else:
         model_source = str(merged_model(base_model, adapter, out_dir.with_name(out_dir.name + "-merged-model")))
         scored = score_vllm(ds, model_source, cfg, out_schema, processor_builder)
@@ -126,17 +131,26 @@ def score_dataset(
 
 
 def score_stage(
-    name: str, cfg: ScoreConfig, base_model: str, rows: Path, model_dir: Path, out: Path, force: bool = False
+    name: str,
+    cfg: ScoreConfig,
+    family: str,
+    base_model: str,
+    rows: Path,
+    model_dir: Path,
+    out: Path,
+    force: bool = False,
 ) -> StageRun:
     """A scoring stage (``score_calib``, ``score_test``): P(yes) for every row of ``rows`` with the model in
-    ``model_dir`` (a trained ``adapter/``, or a packaged model whose ``thresholds.json`` names base and adapter)."""
+    ``model_dir`` (a trained ``adapter/``, or a packaged model whose ``thresholds.json`` names family, base and
+    adapter)."""
 
     def body(m: Manifest) -> None:
         thresholds = Thresholds.load(model_dir) if (model_dir / THRESHOLDS_FILE).is_file() else None
+        fam = thresholds.family if thresholds else family
         base = thresholds.base_model if thresholds else base_model
         adapter = thresholds.adapter if thresholds else str(model_dir / "adapter")
         # score_dataset counts both sides and raises if a row was lost.
-        counts = score_dataset(rows / "data", out / "data", base, adapter, cfg)
+        counts = score_dataset(rows / "data", out / "data", base, adapter, cfg, family=fam)
         m.input_rows, m.output_rows = counts["input_rows"], counts["output_rows"]
         m.extra = counts
 
@@ -170,10 +184,11 @@ def _add_length(batch: pa.Table) -> pa.Table:
 
 
 class _ScoreActor:
-    """A Ray Data actor: one TwoLogitScorer per actor (model load and prefix caches paid once), many batches."""
+    """A Ray Data actor: one scorer per actor (model load, prefix or target caches paid once), many batches."""
 
-    def __init__(self, base_model: str, adapter: str | None, cfg: ScoreConfig, schema: pa.Schema) -> None:
-        self.scorer = TwoLogitScorer(
+    def __init__(self, family: str, base_model: str, adapter: str | None, cfg: ScoreConfig, schema: pa.Schema) -> None:
+        self.scorer = load_scorer(
+            family,
             base_model,
             adapter,
             max_seq_len=cfg.max_seq_len,
@@ -189,13 +204,19 @@ class _ScoreActor:
 
 
 def _score_transformers(
-    ds: ray.data.Dataset, base_model: str, adapter: str | None, cfg: ScoreConfig, schema: pa.Schema
+    ds: ray.data.Dataset, family: str, base_model: str, adapter: str | None, cfg: ScoreConfig, schema: pa.Schema
 ) -> ray.data.Dataset:
     if cfg.sort_by_length:
         ds = ds.map_batches(_add_length, batch_format="pyarrow").sort(["task", _LENGTH])
     return ds.map_batches(
         _ScoreActor,
-        fn_constructor_kwargs={"base_model": base_model, "adapter": adapter, "cfg": cfg, "schema": schema},
+        fn_constructor_kwargs={
+            "family": family,
+            "base_model": base_model,
+            "adapter": adapter,
+            "cfg": cfg,
+            "schema": schema,
+        },
         batch_size=cfg.rows_per_call,
         batch_format="pyarrow",
         compute=ray.data.ActorPoolStrategy(size=cfg.concurrency),

@@ -254,6 +254,7 @@ def build_app(
         )
     spec = BackendSpec(
         kind=cfg.backend,
+        family=thresholds.family,
         base_model=thresholds.base_model,
         adapter=thresholds.adapter,
         max_seq_len=thresholds.max_seq_len,

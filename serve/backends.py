@@ -1,9 +1,9 @@
 """Scoring backends behind one interface: a list of (task, query, target) rows in, P(yes) and prompt length out.
 
-Both backends encode prompts with the same ``ecomrel.lm.PromptEncoder`` (same tokenizer, same truncation) that
-training, calibration and batch scoring use, so a threshold calibrated offline means the same thing online.
+Both backends encode rows with the same code (tokenizer, prompt or prefixes, truncation) that training, calibration
+and batch scoring use, so a threshold calibrated offline means the same thing online.
 
-- ``TransformersBackend`` wraps ``ecomrel.scorer.TwoLogitScorer`` (CPU or GPU, prompt-prefix KV cache): the exact
+- ``TransformersBackend`` wraps the model family's scorer (``ecomrel.scorer.load_scorer``; CPU or GPU): the exact
   numbers of batch scoring.
 - ``VllmBackend`` (GPU) runs vLLM's sequence-classification conversion of the causal LM: the classifier row is
   ``W[yes] - W[no]`` of the LM head and its sigmoid is the two-way softmax, i.e. the same P(yes). The LoRA adapter
@@ -40,8 +40,11 @@ class BackendSpec(BaseModel):
     model_config = ConfigDict(extra="forbid", protected_namespaces=())
 
     kind: Literal["transformers", "vllm"] = Field("transformers", description="Which backend to build.")
-    base_model: str = Field(..., description="from_pretrained id or path of the base causal LM.")
-    adapter: str = Field(..., description="LoRA adapter directory.")
+    family: Literal["causal_lm", "bi_encoder", "cross_encoder"] = Field(
+        "causal_lm", description="Model family (thresholds.json); vllm serves causal LMs only."
+    )
+    base_model: str = Field(..., description="from_pretrained id or path of the base model.")
+    adapter: str = Field(..., description="The trained directory: LoRA adapter or fine-tuned encoder.")
     max_seq_len: int = Field(256, ge=16, description="Prompt truncation length the thresholds were calibrated with.")
     dtype: Literal["float32", "bfloat16", "float16"] = Field("float32", description="Weights and compute dtype.")
     device: str | None = Field(None, description="torch device for the transformers backend (default: cuda if any).")
@@ -61,16 +64,18 @@ BackendFactory = Callable[[BackendSpec], Backend]
 
 
 class TransformersBackend:
-    """``TwoLogitScorer``: two rows of the LM head at the last prompt token, batches bucketed by length."""
+    """The model family's scorer (``ecomrel.scorer.load_scorer``): the exact numbers of batch scoring. The causal LM
+    reuses each task's prompt-prefix KV cache; the bi-encoder caches target embeddings."""
 
     name = "transformers"
 
     def __init__(self, spec: BackendSpec) -> None:
-        from ecomrel.scorer import TwoLogitScorer
+        from ecomrel.scorer import load_scorer
 
-        self.scorer = TwoLogitScorer(
+        self.scorer = load_scorer(
+            spec.family,
             spec.base_model,
-            adapter=spec.adapter,
+            spec.adapter,
             max_seq_len=spec.max_seq_len,
             batch_size=spec.batch_size,
             dtype=spec.dtype,
@@ -78,16 +83,10 @@ class TransformersBackend:
         )
 
     def score(self, rows: Sequence[Row]) -> list[Scored]:
-        """Grouped by task like ``TwoLogitScorer.score``, so each group reuses its task's prefix KV cache."""
-        encoder = self.scorer.encoder
-        out: list[Scored | None] = [None] * len(rows)
-        for task in sorted({r.task for r in rows}):
-            idx = [i for i, r in enumerate(rows) if r.task == task]
-            ids = [encoder.row_ids(task, rows[i].query, rows[i].target) for i in idx]
-            prefix_len = len(encoder.prefix_ids(task))
-            for i, p, row_ids in zip(idx, self.scorer.score_rows(task, ids), ids, strict=True):
-                out[i] = Scored(float(p), prefix_len + len(row_ids))
-        return out
+        tasks, queries, targets = (list(col) for col in zip(*rows, strict=True))
+        p = self.scorer.score(tasks, queries, targets)
+        tokens = self.scorer.prompt_tokens(tasks, queries, targets)
+        return [Scored(float(pi), n) for pi, n in zip(p, tokens, strict=True)]
 
 
 #: LoRA ranks vLLM accepts for ``max_lora_rank``.
@@ -163,5 +162,7 @@ class VllmBackend:
 def make_backend(spec: BackendSpec) -> Backend:
     """The backend ``spec.kind`` names."""
     if spec.kind == "vllm":
+        if spec.family != "causal_lm":
+            raise ValueError(f"the vllm backend serves causal LMs; this model is a {spec.family}: use transformers")
         return VllmBackend(spec)
     return TransformersBackend(spec)

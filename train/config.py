@@ -1,4 +1,8 @@
-"""The ``train`` stage's config: LoRA fine-tuning on Ray Train (DDP or DeepSpeed ZeRO)."""
+"""The ``train`` stage's config: fine-tuning a relevance model on Ray Train (DDP or DeepSpeed ZeRO).
+
+``family`` picks the model: ``causal_lm`` (LoRA on a causal LM answering yes/no; the production Qwen3-14B path),
+``bi_encoder`` or ``cross_encoder`` (a fine-tuned text encoder; the embedded default, see ``ecomrel.encoders``).
+"""
 
 from __future__ import annotations
 
@@ -30,15 +34,45 @@ class DeepSpeedConfig(Section):
     )
 
 
+class EncoderConfig(Section):
+    """Settings of the encoder families (``bi_encoder``, ``cross_encoder``)."""
+
+    query_prefix: str = Field("query: ", description="Prepended to every query (e5's convention).")
+    passage_prefix: str = Field("passage: ", description="Prepended to every target (e5's convention).")
+    max_len: int = Field(
+        64, ge=8, description="Tokens per text (bi-encoder: query and target each; cross-encoder: the pair)."
+    )
+    freeze_embeddings: bool = Field(
+        True,
+        description="Keep the word-embedding matrix frozen: it is most of a multilingual encoder's weights (96M of "
+        "e5-small's 118M, for a 250k vocabulary), a few thousand rows touch a sliver of it, and its dense AdamW "
+        "update would dominate a CPU step.",
+    )
+    head_learning_rate: float = Field(
+        1e-2,
+        gt=0,
+        description="Learning rate of the head (bi-encoder: the per-task scale and bias; cross-encoder: the "
+        "classifier), which starts untrained; the encoder body uses `learning_rate`.",
+    )
+    init_scale: float = Field(
+        20.0, gt=0, description="Bi-encoder: initial s of logit(yes) = s * cos + b (cosines span ~0.7-0.95 in e5)."
+    )
+    init_bias: float = Field(-16.0, description="Bi-encoder: initial b (P(yes) = 0.5 at cos = -b / s = 0.8).")
+
+
 class TrainConfig(Toggle):
     """Off: the recipe stops after the audit (no split, augmentation, training, scoring or report)."""
 
+    family: Literal["causal_lm", "bi_encoder", "cross_encoder"] = Field(
+        "causal_lm", description="Model family (see the module docstring)."
+    )
     base_model: str | None = Field(
-        None, description="from_pretrained name or path of the causal LM; required when enabled."
+        None, description="from_pretrained name or path of the causal LM or encoder; required when enabled."
     )
     strategy: Literal["ddp", "deepspeed"] = Field("ddp", description="DDP (gloo on CPU, NCCL on GPU) or DeepSpeed.")
     deepspeed: DeepSpeedConfig = Field(default_factory=DeepSpeedConfig, description="DeepSpeed settings.")
-    lora: LoraConfig = Field(default_factory=LoraConfig, description="LoRA adapter settings.")
+    lora: LoraConfig = Field(default_factory=LoraConfig, description="LoRA adapter settings (causal_lm).")
+    encoder: EncoderConfig = Field(default_factory=EncoderConfig, description="Encoder families' settings.")
     num_workers: int = Field(2, ge=1, description="Ray Train workers.")
     use_gpu: bool = Field(False, description="One GPU per worker.")
     cpus_per_worker: float = Field(1, gt=0, description="CPUs reserved per training worker.")
@@ -62,7 +96,12 @@ class TrainConfig(Toggle):
     seed: int = Field(0, description="Seed for data order and adapter init.")
 
     @model_validator(mode="after")
-    def _base_model(self) -> TrainConfig:
+    def _consistent(self) -> TrainConfig:
         if self.enabled and not self.base_model:
             raise ValueError("train.base_model is required when training is enabled")
+        if self.family != "causal_lm" and self.strategy == "deepspeed" and self.deepspeed.zero_stage == 3:
+            raise ValueError(
+                f"train.family {self.family!r} trains the whole encoder: use DeepSpeed ZeRO-2 (an encoder fits one "
+                "device; ZeRO-3 partitioning is for the causal LM)"
+            )
         return self

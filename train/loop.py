@@ -1,4 +1,5 @@
-"""The Ray Train worker function: LoRA fine-tuning on the two answer-token logits, with checkpoints and resume.
+"""The Ray Train worker function: fine-tuning a model family on its two logits (no, yes), with checkpoints and
+resume.
 
 Read top to bottom, one worker does: set its threads, take the training table, build the model through a strategy
 (DDP or DeepSpeed), resume from ``ray.train.get_checkpoint()`` if Ray hands one over (after a worker failure, or
@@ -6,7 +7,8 @@ when the driver re-runs the same ``RunConfig(name, storage_path)``: Train V2, th
 checkpoint list from storage), then run optimizer steps, reporting a checkpoint every
 ``cfg.checkpoint_every_steps`` and at the end.
 
-A checkpoint directory holds ``adapter/`` (a loadable peft adapter), the strategy's optimizer and scheduler
+A checkpoint directory holds ``adapter/`` (the family's trained directory: a peft adapter, or an encoder with its
+settings), the strategy's weights, optimizer and scheduler
 state, and ``train_state.json`` (step, per-step metrics so far, the run's resume key). The data position is the
 step itself: micro-batch ``step * grad_accum_steps`` of the seeded schedule (``train.data.Schedule``).
 The final checkpoint also holds ``probe.json``: P(yes) of the in-training model on a few rows, which lets anyone
@@ -29,12 +31,11 @@ import pyarrow as pa
 import torch
 
 from ecomrel import telemetry
-from ecomrel.lm import PromptEncoder, pad_right
-from ecomrel.models import load_tokenizer
 from ecomrel.scoring import p_yes
 from train.config import TrainConfig
 
 from .data import Rows, Schedule
+from .families import Batcher
 from .strategy import Strategy, build_strategy
 
 log = logging.getLogger(__name__)
@@ -78,11 +79,11 @@ def _read_train_table() -> pa.Table:
     return pa.concat_tables(list(shard.iter_batches(batch_size=None, batch_format="pyarrow")))
 
 
-def _encode(rows: Rows, idx: np.ndarray, encoder: PromptEncoder, pad_id: int, device: torch.device):
-    seqs = [encoder.encode(rows.task[i], rows.query[i], rows.target[i]) for i in idx]
-    ids, mask = pad_right(seqs, pad_id)
+def _encode(rows: Rows, idx: np.ndarray, batcher: Batcher, device: torch.device):
+    """(the model's keyword tensors, labels, real tokens) of rows ``idx``, on ``device``."""
+    batch, tokens = batcher([rows.task[i] for i in idx], [rows.query[i] for i in idx], [rows.target[i] for i in idx])
     labels = torch.as_tensor(rows.label[idx], dtype=torch.long)
-    return ids.to(device), mask.to(device), labels.to(device)
+    return {k: v.to(device) for k, v in batch.items()}, labels.to(device), tokens
 
 
 def _all_reduce_sum(t: torch.Tensor) -> list[float]:
@@ -108,11 +109,11 @@ def _worker_placement(rank: int, world: int) -> list[dict]:
     return every
 
 
-def _probe(strategy: Strategy, rows: Rows, encoder: PromptEncoder, pad_id: int) -> dict[str, list]:
+def _probe(strategy: Strategy, rows: Rows) -> dict[str, list]:
     """P(yes) of the in-training model (eval mode) on the first rows; every rank runs it (ZeRO-3 needs all)."""
     idx = np.arange(min(PROBE_ROWS, len(rows)))
-    ids, mask, _ = _encode(rows, idx, encoder, pad_id, strategy.device)
-    logits = strategy.logits(ids, mask).float()
+    batch, _, _ = _encode(rows, idx, strategy.trainable.batcher, strategy.device)
+    logits = strategy.logits(batch).float()
     return {
         "task": [rows.task[i] for i in idx],
         "query": [rows.query[i] for i in idx],
@@ -127,11 +128,11 @@ def _report(strategy: Strategy, state: TrainState, metrics: dict, rank: int, pro
 
     with tempfile.TemporaryDirectory(prefix="ecomrel-ckpt-") as tmp:
         directory = Path(tmp)
-        weights = strategy.lora_state_dict()
+        weights = strategy.trained_state_dict()
         if strategy.every_rank_saves or rank == 0:
             strategy.save(directory)
         if rank == 0:
-            strategy.peft_model.save_pretrained(str(directory / ADAPTER_DIR), state_dict=weights)
+            strategy.trainable.save_model(directory / ADAPTER_DIR, weights)
             state.save(directory)
             if probe is not None:
                 (directory / PROBE_FILE).write_text(json.dumps(probe))
@@ -149,9 +150,7 @@ class _Worker:
     world: int
     rows: Rows
     schedule: Schedule
-    encoder: PromptEncoder
     strategy: Strategy
-    pad_id: int
 
     @property
     def total_steps(self) -> int:
@@ -170,10 +169,8 @@ def _set_up(cfg: TrainConfig) -> _Worker:
     schedule = Schedule(
         len(rows), world, cfg.micro_batch_size, cfg.grad_accum_steps, cfg.epochs, cfg.max_steps, cfg.seed
     )
-    tokenizer = load_tokenizer(cfg.base_model)
-    encoder = PromptEncoder(tokenizer, cfg.max_seq_len)
-    strategy = build_strategy(cfg, encoder.tokens, schedule.total_steps)
-    return _Worker(cfg, rank, world, rows, schedule, encoder, strategy, tokenizer.pad_token_id)
+    strategy = build_strategy(cfg, schedule.total_steps)
+    return _Worker(cfg, rank, world, rows, schedule, strategy)
 
 
 def _resume_or_start(w: _Worker, resume_key: str) -> TrainState:
@@ -216,11 +213,11 @@ def _optimizer_step(w: _Worker, step: int) -> tuple[dict[str, Any], float]:
     stats = torch.zeros(3, dtype=torch.float64, device=w.strategy.device)
     for k in range(accum):
         idx = w.schedule.indices(step * accum + k, w.rank)
-        ids, mask, labels = _encode(w.rows, idx, w.encoder, w.pad_id, w.strategy.device)
-        loss = w.strategy.micro_step(ids, mask, labels, boundary=k == accum - 1)
+        batch, labels, tokens = _encode(w.rows, idx, w.strategy.trainable.batcher, w.strategy.device)
+        loss = w.strategy.micro_step(batch, labels, boundary=k == accum - 1)
         stats[0] += loss.double() * len(idx)
         stats[1] += len(idx)
-        stats[2] += mask.sum()
+        stats[2] += tokens
     w.strategy.optimizer_step()
     loss_sum, n_rows, tokens = _all_reduce_sum(stats)
     elapsed = time.perf_counter() - start
@@ -257,7 +254,7 @@ def _train_steps(w: _Worker, state: TrainState, run: str) -> None:
 def _final_report(w: _Worker, state: TrainState) -> None:
     """The final checkpoint, with the probe; its metrics are the last step's plus the step the run resumed from
     and where every rank ran."""
-    probe = _probe(w.strategy, w.rows, w.encoder, w.pad_id)
+    probe = _probe(w.strategy, w.rows)
     final = dict(state.history[-1]) if state.history else {"step": state.step}
     final["resumed_from_step"] = state.resumed_from_step
     final["workers"] = _worker_placement(w.rank, w.world)

@@ -1,8 +1,9 @@
 """Two ways to run the same training step: DDP (gloo on CPU, NCCL on GPU) and DeepSpeed ZeRO-2/3.
 
-Both take a LoRA model behind an ``AnswerHead`` and expose the few operations the loop needs: a micro-batch
-forward/backward, an optimizer step at the accumulation boundary, the current learning rate, the LoRA weights
-(gathered, for saving an adapter) and save/load of the optimizer and scheduler state for checkpoints.
+Both take a model family's ``Trainable`` (``train.families``: a LoRA causal LM behind ``AnswerHead``, or an encoder)
+and expose the few operations the loop needs: a micro-batch forward/backward, an optimizer step at the accumulation
+boundary, the current learning rate, the trained weights (gathered, for saving the model directory) and save/load
+of the weights, optimizer and scheduler state for checkpoints.
 Both run inside a Ray Train worker, where Ray has already created the torch process group.
 """
 
@@ -11,19 +12,16 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
 
 import torch
-from torch import nn
 
-from ecomrel.models import load_causal_lm
-from ecomrel.scoring import AnswerTokens
 from train.config import TrainConfig
 
 from .deepspeed_config import build_deepspeed_config
-from .model import AnswerHead, add_lora, answer_loss, build_scheduler, trainable_parameters
+from .families import BaseLoader, Trainable, build_trainable
+from .model import answer_loss, build_scheduler
 
 log = logging.getLogger(__name__)
 
@@ -38,58 +36,45 @@ def torch_extensions_dir() -> Path:
 
 
 class Strategy(Protocol):
-    peft_model: nn.Module
+    trainable: Trainable
     device: torch.device
     #: True when every rank writes part of a checkpoint (DeepSpeed's partitioned optimizer state).
     every_rank_saves: bool
 
-    def micro_step(
-        self, input_ids: torch.Tensor, attention_mask: torch.Tensor, labels: torch.Tensor, boundary: bool
-    ) -> torch.Tensor: ...
+    def micro_step(self, batch: dict[str, torch.Tensor], labels: torch.Tensor, boundary: bool) -> torch.Tensor: ...
     def optimizer_step(self) -> None: ...
     def lr(self) -> float: ...
-    def logits(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor: ...
-    def lora_state_dict(self) -> dict[str, torch.Tensor]: ...
+    def logits(self, batch: dict[str, torch.Tensor]) -> torch.Tensor: ...
+    def trained_state_dict(self) -> dict[str, torch.Tensor]: ...
     def save(self, directory: Path) -> None: ...
     def load(self, directory: Path) -> None: ...
 
 
-#: Builds the base causal LM. The default loads ``cfg.base_model`` with ``from_pretrained``; benchmarks inject
-#: ``from_config`` of a real architecture with random weights (no download).
-BaseLoader = Callable[[], nn.Module]
-
-
-def _from_pretrained(cfg: TrainConfig) -> BaseLoader:
-    return lambda: load_causal_lm(cfg.base_model, dtype="bfloat16" if cfg.bf16 else "float32")
-
-
 class DDPStrategy:
-    """LoRA params replicated on every worker; ``ray.train.torch.prepare_model`` moves the model to the worker's
+    """Trained params replicated on every worker; ``ray.train.torch.prepare_model`` moves the model to the worker's
     device and wraps it in DistributedDataParallel (gloo on CPU). Gradient accumulation skips the all-reduce on
     all but the last micro-batch (``no_sync``)."""
 
     every_rank_saves = False
     _FILE = "ddp_state.pt"
 
-    def __init__(
-        self, cfg: TrainConfig, tokens: AnswerTokens, total_steps: int, load_base: BaseLoader | None = None
-    ) -> None:
+    def __init__(self, cfg: TrainConfig, total_steps: int, load_base: BaseLoader | None = None) -> None:
         import ray.train.torch
 
         self.cfg = cfg
-        torch.manual_seed(cfg.seed)  # the same LoRA init on every rank
-        base = (load_base or _from_pretrained(cfg))()
-        self.peft_model = add_lora(base, cfg.lora, cfg.gradient_checkpointing)
-        self.module = ray.train.torch.prepare_model(AnswerHead(self.peft_model, tokens).train())
-        self.params = [p for _, p in trainable_parameters(self.peft_model)]
-        self.optimizer = torch.optim.AdamW(self.params, lr=cfg.learning_rate, weight_decay=cfg.weight_decay)
+        self.trainable = build_trainable(cfg, load_base)
+        self.module = ray.train.torch.prepare_model(self.trainable.module.train())
+        self.params = [p for _, p in self.trainable.named_params]
+        self.optimizer = torch.optim.AdamW(
+            self.trainable.param_groups, lr=cfg.learning_rate, weight_decay=cfg.weight_decay
+        )
         self.scheduler = build_scheduler(self.optimizer, total_steps, cfg.warmup_ratio)
         self.device = next(self.module.parameters()).device
 
-    def micro_step(self, input_ids, attention_mask, labels, boundary: bool) -> torch.Tensor:
+    def micro_step(self, batch, labels, boundary: bool) -> torch.Tensor:
         sync = self.module.no_sync() if (not boundary and hasattr(self.module, "no_sync")) else contextlib.nullcontext()
         with sync:
-            loss = answer_loss(self.module(input_ids, attention_mask), labels)
+            loss = answer_loss(self.module(**batch), labels)
             (loss / self.cfg.grad_accum_steps).backward()
         return loss.detach()
 
@@ -103,29 +88,29 @@ class DDPStrategy:
         return self.scheduler.get_last_lr()[0]
 
     @torch.no_grad()
-    def logits(self, input_ids, attention_mask) -> torch.Tensor:
+    def logits(self, batch) -> torch.Tensor:
         self.module.eval()
         try:
-            return self.module(input_ids, attention_mask)
+            return self.module(**batch)
         finally:
             self.module.train()
 
-    def lora_state_dict(self) -> dict[str, torch.Tensor]:
-        return {n: p.detach().cpu().clone() for n, p in trainable_parameters(self.peft_model)}
+    def trained_state_dict(self) -> dict[str, torch.Tensor]:
+        return {n: p.detach().cpu().clone() for n, p in self.trainable.named_params}
 
     def save(self, directory: Path) -> None:
-        state = {"lora": self.lora_state_dict(), "optimizer": self.optimizer.state_dict()}
+        state = {"weights": self.trained_state_dict(), "optimizer": self.optimizer.state_dict()}
         torch.save({**state, "scheduler": self.scheduler.state_dict()}, directory / self._FILE)
 
     def load(self, directory: Path) -> None:
         state = torch.load(directory / self._FILE, map_location=self.device, weights_only=True)
-        named = trainable_parameters(self.peft_model)
-        missing = [n for n, _ in named if n not in state["lora"]]
-        if missing or len(named) != len(state["lora"]):
-            raise RuntimeError(f"{directory / self._FILE}: LoRA weights do not match the model (missing {missing[:3]})")
+        named = self.trainable.named_params
+        missing = [n for n, _ in named if n not in state["weights"]]
+        if missing or len(named) != len(state["weights"]):
+            raise RuntimeError(f"{directory / self._FILE}: weights do not match the model (missing {missing[:3]})")
         with torch.no_grad():
             for name, param in named:
-                param.copy_(state["lora"][name])
+                param.copy_(state["weights"][name])
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
 
@@ -160,9 +145,7 @@ class DeepSpeedStrategy:
     every_rank_saves = True
     _TAG = "state"
 
-    def __init__(
-        self, cfg: TrainConfig, tokens: AnswerTokens, total_steps: int, load_base: BaseLoader | None = None
-    ) -> None:
+    def __init__(self, cfg: TrainConfig, total_steps: int, load_base: BaseLoader | None = None) -> None:
         ensure_deepspeed_env()
         import deepspeed
         import torch.distributed as dist
@@ -177,13 +160,12 @@ class DeepSpeedStrategy:
 
             # transformers holds only a weak reference: the object must live until the model is built.
             hf_ds = HfDeepSpeedConfig(self.ds_config)
-        torch.manual_seed(cfg.seed)  # identical LoRA init everywhere: ZeRO partitions each rank's own copy
-        base = (load_base or _from_pretrained(cfg))()  # inside zero.Init under ZeRO-3 (see HfDeepSpeedConfig)
-        self.peft_model = add_lora(base, cfg.lora, cfg.gradient_checkpointing)
-        head = AnswerHead(self.peft_model, tokens, gather_lm_head=self.zero3).train()  # LoRA dropout on
+        # Identical init everywhere (ZeRO partitions each rank's own copy); under ZeRO-3 the base model is built
+        # inside zero.Init (see HfDeepSpeedConfig).
+        self.trainable = build_trainable(cfg, load_base, gather_lm_head=self.zero3)
         self.engine, _, _, self.scheduler = deepspeed.initialize(
-            model=head,
-            model_parameters=[p for _, p in trainable_parameters(self.peft_model)],
+            model=self.trainable.module.train(),  # dropout on
+            model_parameters=self.trainable.param_groups,
             config=self.ds_config,
             lr_scheduler=lambda opt: build_scheduler(opt, total_steps, cfg.warmup_ratio),
             dist_init_required=False,
@@ -191,11 +173,11 @@ class DeepSpeedStrategy:
         del hf_ds
         self.device = self.engine.device
 
-    def micro_step(self, input_ids, attention_mask, labels, boundary: bool) -> torch.Tensor:
+    def micro_step(self, batch, labels, boundary: bool) -> torch.Tensor:
         # DeepSpeed scales the loss for accumulation and steps the optimizer itself at the boundary.
         if boundary != self.engine.is_gradient_accumulation_boundary():
             raise RuntimeError("DeepSpeed's accumulation boundary disagrees with the training loop's")
-        loss = answer_loss(self.engine(input_ids, attention_mask), labels)
+        loss = answer_loss(self.engine(**batch), labels)
         self.engine.backward(loss)
         self.engine.step()
         return loss.detach()
@@ -207,16 +189,16 @@ class DeepSpeedStrategy:
         return self.engine.get_lr()[0]
 
     @torch.no_grad()
-    def logits(self, input_ids, attention_mask) -> torch.Tensor:
+    def logits(self, batch) -> torch.Tensor:
         self.engine.eval()
         try:
-            return self.engine(input_ids, attention_mask)
+            return self.engine(**batch)
         finally:
             self.engine.train()
 
-    def lora_state_dict(self) -> dict[str, torch.Tensor]:
-        """Full LoRA tensors on every rank (a collective under ZeRO-3: every rank must call it)."""
-        named = trainable_parameters(self.peft_model)
+    def trained_state_dict(self) -> dict[str, torch.Tensor]:
+        """Full trained tensors on every rank (a collective under ZeRO-3: every rank must call it)."""
+        named = self.trainable.named_params
         gather = contextlib.nullcontext()
         if self.zero3:
             import deepspeed
@@ -237,7 +219,7 @@ class DeepSpeedStrategy:
             raise RuntimeError(f"{directory}: DeepSpeed found no checkpoint to resume from")
 
 
-def build_strategy(cfg: TrainConfig, tokens: AnswerTokens, total_steps: int) -> Strategy:
+def build_strategy(cfg: TrainConfig, total_steps: int) -> Strategy:
     if cfg.strategy == "deepspeed":
-        return DeepSpeedStrategy(cfg, tokens, total_steps)
-    return DDPStrategy(cfg, tokens, total_steps)
+        return DeepSpeedStrategy(cfg, total_steps)
+    return DDPStrategy(cfg, total_steps)

@@ -32,7 +32,7 @@ from ecomrel.scorer import TwoLogitScorer
 from train.config import DeepSpeedConfig, LoraConfig, TrainConfig
 from train.data import Schedule, TrainDataError, read_train_dir
 from train.deepspeed_config import build_deepspeed_config, deep_merge
-from train.lora import METRICS_FILE, train_lora
+from train.trainer import METRICS_FILE, train_model
 
 # The kill callback is defined here and runs on the Train controller, which cannot import this test module.
 ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])
@@ -267,7 +267,7 @@ def zero3_run(ray_local, tiny_model, toy_dir, tmp_path_factory):
     the worker group (FailureConfig), which resumes from that checkpoint."""
     out = tmp_path_factory.mktemp("zero3") / "train"
     cfg = _cfg(tiny_model, strategy="deepspeed", deepspeed=DeepSpeedConfig(zero_stage=3), max_failures=2)
-    result = train_lora(cfg, toy_dir, out, callbacks=[KillOneWorkerAfterFirstCheckpoint()])
+    result = train_model(cfg, toy_dir, out, callbacks=[KillOneWorkerAfterFirstCheckpoint()])
     return out, result
 
 
@@ -290,14 +290,14 @@ def test_zero3_adapter_reloads_with_the_same_scores(zero3_run, tiny_model):
 
 
 def test_ddp_rerun_after_a_failed_run_resumes_and_matches_zero3(ray_local, tiny_model, toy_dir, tmp_path, zero3_run):
-    """A run that dies (no retries left) leaves its checkpoints in out/ray; calling train_lora again with the
+    """A run that dies (no retries left) leaves its checkpoints in out/ray; calling train_model again with the
     same config and data resumes from the last one, as after a killed driver. Same seeds and data as the ZeRO-3
     run, so the loss curves agree although both runs were interrupted at different places."""
     out = tmp_path / "train"
     cfg = _cfg(tiny_model, strategy="ddp", max_failures=0)
     with pytest.raises(ray.train.TrainingFailedError):
-        train_lora(cfg, toy_dir, out, callbacks=[KillOneWorkerAfterFirstCheckpoint()])
-    result = train_lora(cfg.model_copy(update={"max_failures": 2}), toy_dir, out)
+        train_model(cfg, toy_dir, out, callbacks=[KillOneWorkerAfterFirstCheckpoint()])
+    result = train_model(cfg.model_copy(update={"max_failures": 2}), toy_dir, out)
     assert result.steps == STEPS and result.resumed_from_step == CHECKPOINT_EVERY
     losses = _losses(out)
     _assert_learned(losses)

@@ -68,37 +68,35 @@ def _bench(config: dict) -> None:
     import ray.train
     from transformers import AutoModelForCausalLM, Qwen3Config
 
-    from ecomrel.scoring import AnswerTokens
     from train.config import TrainConfig
     from train.strategy import DeepSpeedStrategy
 
     cfg = TrainConfig.model_validate(config["train"])
     qwen = Qwen3Config(**QWEN3_14B)
-    tokens = AnswerTokens(no=2152, yes=9693)  # any two ids: the weights are random anyway
     strategy = DeepSpeedStrategy(
-        cfg,
-        tokens,
+        cfg,  # cfg.base_model: a folder holding only a small tokenizer (the weights come from load_base)
         total_steps=WARMUP_STEPS + TIMED_STEPS,
         load_base=lambda: AutoModelForCausalLM.from_config(qwen, dtype=torch.bfloat16),
     )
     rank = ray.train.get_context().get_world_rank()
     gen = torch.Generator(device=strategy.device).manual_seed(rank)
     ids = torch.randint(0, qwen.vocab_size, (MICRO_BATCH, SEQ_LEN), device=strategy.device, generator=gen)
-    mask = torch.ones_like(ids)
+    batch = {"input_ids": ids, "attention_mask": torch.ones_like(ids)}
     labels = torch.randint(0, 2, (MICRO_BATCH,), device=strategy.device, generator=gen)
 
     for _ in range(WARMUP_STEPS):
-        strategy.micro_step(ids, mask, labels, boundary=True)
+        strategy.micro_step(batch, labels, boundary=True)
     torch.cuda.synchronize()
     start = time.perf_counter()
     for _ in range(TIMED_STEPS):
-        loss = strategy.micro_step(ids, mask, labels, boundary=True)
+        loss = strategy.micro_step(batch, labels, boundary=True)
     torch.cuda.synchronize()
     elapsed = time.perf_counter() - start
 
-    lora = strategy.lora_state_dict()  # a ZeRO-3 gather on every rank
+    lora = strategy.trained_state_dict()  # a ZeRO-3 gather on every rank
     lora_params = sum(t.numel() for t in lora.values())
-    base_params = sum(getattr(p, "ds_numel", p.numel()) for p in strategy.peft_model.parameters()) - lora_params
+    every = strategy.trainable.module.parameters()
+    base_params = sum(getattr(p, "ds_numel", p.numel()) for p in every) - lora_params
     tokens_per_s = TIMED_STEPS * MICRO_BATCH * SEQ_LEN / elapsed
     peak = float(os.environ.get("ECOMREL_PEAK_TFLOPS", 989)) * 1e12
     ray.train.report(
@@ -125,8 +123,12 @@ def test_qwen3_14b_lora_zero3_throughput(tmp_path):
 
     ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])  # the worker cannot import this test module
     gpus = torch.cuda.device_count()
+    from ecomrel.tiny import train_tokenizer
+
+    tokenizer_dir = tmp_path / "tokenizer"
+    train_tokenizer(["red dress", "home & garden,garden supplies"], vocab_size=512).save_pretrained(tokenizer_dir)
     cfg = TrainConfig(
-        base_model="qwen3-14b-random",
+        base_model=str(tokenizer_dir),
         strategy="deepspeed",
         deepspeed=DeepSpeedConfig(zero_stage=3),
         lora=LoraConfig(r=LORA_R, alpha=2 * LORA_R, dropout=0.05),

@@ -1,17 +1,19 @@
-"""LoRA fine-tuning of a causal LM as a yes/no relevance classifier, on Ray Train's ``TorchTrainer``.
+"""The ``train`` stage: fine-tuning a relevance model (a model family of ``train.families``: LoRA on a causal LM
+answering yes/no, or an encoder) on Ray Train's ``TorchTrainer``.
 
-``train_lora`` is the driver side: it validates the training folder, starts the trainer (DDP or DeepSpeed,
+``train_model`` is the driver side: it validates the training folder, starts the trainer (DDP or DeepSpeed,
 chosen by ``cfg.strategy``; the worker side is ``train.loop``) and turns the final checkpoint into the stage
 output::
 
-    out_dir/adapter/        peft adapter (adapter_config.json + adapter_model.safetensors) and the tokenizer
+    out_dir/adapter/        the trained directory and the tokenizer: a peft adapter (causal_lm), or the fine-tuned
+                            encoder with its settings (bi_encoder, cross_encoder; see ecomrel.encoders)
     out_dir/metrics.jsonl   one line per optimizer step: step, epoch, loss, lr, tokens_per_s (per worker), ...
     out_dir/probe.json      P(yes) of the in-training model on a few rows (reload check for the adapter)
     out_dir/ray/            Ray Train storage: run snapshot and checkpoints
 
 Fault tolerance has two levels. A worker that dies is replaced by Ray Train (``FailureConfig(max_failures)``)
 and the new worker group resumes from the latest checkpoint. A driver that dies leaves the run in
-``out_dir/ray/lora``; calling ``train_lora`` again with the same config and data resumes from there (Train V2
+``out_dir/ray/model``; calling ``train_model`` again with the same config and data resumes from there (Train V2
 reloads the run's checkpoint list from storage when the same ``RunConfig(name, storage_path)`` is used).
 A changed config or dataset starts a fresh run instead of resuming an incompatible one.
 """
@@ -40,7 +42,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-RUN_NAME = "lora"
+RUN_NAME = "model"
 METRICS_FILE = "metrics.jsonl"
 _RUN_KEY_FILE = "run_key.json"
 #: Settings that may change between a killed run and its resumption without invalidating its checkpoints.
@@ -93,28 +95,28 @@ def _throughput(history: list[dict]) -> float:
 
 
 def _publish(checkpoint_dir: Path, out_dir: Path, base_model: str) -> None:
-    """Copy the final adapter (with the tokenizer, so the directory is self-contained) and probe into out_dir."""
+    """Copy the final trained directory (with the tokenizer, so it is self-contained) and probe into out_dir."""
     staging = out_dir / f".{ADAPTER_DIR}.tmp"
     shutil.rmtree(staging, ignore_errors=True)
     shutil.copytree(checkpoint_dir / ADAPTER_DIR, staging)
     load_tokenizer(base_model).save_pretrained(str(staging))
-    weights = staging / "adapter_model.safetensors"
-    if not weights.is_file() or weights.stat().st_size == 0:
-        raise RuntimeError(f"{weights}: the final checkpoint's adapter weights are missing or empty")
+    weights = list(staging.glob("*.safetensors"))
+    if not weights or any(w.stat().st_size == 0 for w in weights):
+        raise RuntimeError(f"{staging}: the final checkpoint's weights are missing or empty ({weights})")
     target = out_dir / ADAPTER_DIR
     shutil.rmtree(target, ignore_errors=True)
     staging.rename(target)
     shutil.copyfile(checkpoint_dir / PROBE_FILE, out_dir / PROBE_FILE)
 
 
-def train_lora(
+def train_model(
     cfg: TrainConfig,
     train_dir: Path,
     out_dir: Path,
     resume: bool = True,
     callbacks: Sequence[UserCallback] = (),
 ) -> TrainResult:
-    """Fine-tune ``cfg.base_model`` with LoRA on the labelled rows of ``train_dir`` (Parquet, RECORD_SCHEMA).
+    """Fine-tune ``cfg.family`` on ``cfg.base_model`` with the labelled rows of ``train_dir`` (Parquet, RECORD_SCHEMA).
 
     Ray must already be connected (``cluster.ray_runtime.connect``). ``callbacks`` are Ray Train
     ``UserCallback`` objects, run on the Train controller (progress reporting, experiment tracking, fault
@@ -178,10 +180,10 @@ def train_lora(
 
 
 def train_stage(cfg: TrainConfig, trainset: Path, out: Path, force: bool = False) -> StageRun:
-    """The ``train`` stage: a LoRA adapter fine-tuned on the training set folder ``trainset``."""
+    """The ``train`` stage: the model family of ``cfg.family`` fine-tuned on the training set folder ``trainset``."""
 
     def body(m: Manifest) -> None:
-        result = train_lora(cfg, trainset / "data", out)
+        result = train_model(cfg, trainset / "data", out)
         m.input_rows = m.output_rows = read_manifest(trainset).output_rows
         m.extra = {
             "adapter": str(result.adapter_dir),
