@@ -50,7 +50,9 @@ class StageSpec:
 
     @property
     def summary(self) -> str:
-        return " ".join((self.run.__doc__ or "").strip().split("\n\n")[0].split())
+        """The first sentence of the stage function's docstring, without its reST quoting."""
+        text = " ".join((self.run.__doc__ or "").strip().split("\n\n")[0].split()).replace("``", "")
+        return text.split(". ")[0].removesuffix(".")
 
 
 def _spec(
