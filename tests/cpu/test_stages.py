@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
@@ -66,7 +67,8 @@ def test_imports_flow_one_way(package):
 def test_every_stage_is_listed_by_the_cli_under_its_registry_name():
     result = CliRunner().invoke(app, ["stage", "--help"], terminal_width=200)
     assert result.exit_code == 0, result.output
-    listed = [line.split()[0] for line in result.output.splitlines() if line.split() and line.split()[0] in STAGES]
+    rows = (re.match(r"^\s*(\S+)\s{2,}\S", line) for line in result.output.splitlines())
+    listed = [m.group(1) for m in rows if m and m.group(1) in STAGES]
     assert listed == list(STAGES)
 
 
