@@ -4,12 +4,17 @@ evaluation report."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from .prompts import DEFAULT_TEMPLATE, TEMPLATES, PromptTemplate
+
 THRESHOLDS_FILE = "thresholds.json"
+#: In a causal-LM adapter directory: the prompt template it was trained with (absent: the default template).
+PROMPT_FILE = "ecomrel_prompt.json"
 
 
 class Thresholds(BaseModel):
@@ -32,6 +37,11 @@ class Thresholds(BaseModel):
         ..., description="Where the labels for the sweep came from."
     )
     max_seq_len: int = Field(256, description="Prompt length the model was trained and calibrated with.")
+    prompt_template: PromptTemplate = Field(
+        DEFAULT_TEMPLATE,
+        description="causal_lm: the prompt template the adapter was trained with (ecomrel.prompts); scoring and "
+        "serving encode rows with it.",
+    )
     version: str = Field("", description="Model version string reported by the service.")
 
     def threshold(self, task: str, language: str | None = None) -> float:
@@ -58,3 +68,21 @@ class Thresholds(BaseModel):
         if not adapter.is_absolute():
             t.adapter = str((path.parent / adapter).resolve())
         return t
+
+
+def write_prompt_template(adapter_dir: str | Path, template: str) -> None:
+    """Record in a trained adapter directory which prompt template it was trained with."""
+    if template not in TEMPLATES:
+        raise ValueError(f"unknown prompt template {template!r}; known: {list(TEMPLATES)}")
+    (Path(adapter_dir) / PROMPT_FILE).write_text(json.dumps({"template": template}))
+
+
+def read_prompt_template(adapter_dir: str | Path | None) -> str:
+    """The prompt template an adapter directory was trained with; the default for adapters that predate the
+    record (and for no adapter: the base model is prompted with the default)."""
+    if adapter_dir is None or not (Path(adapter_dir) / PROMPT_FILE).is_file():
+        return DEFAULT_TEMPLATE
+    template = json.loads((Path(adapter_dir) / PROMPT_FILE).read_text())["template"]
+    if template not in TEMPLATES:
+        raise ValueError(f"{adapter_dir}: unknown prompt template {template!r}; known: {list(TEMPLATES)}")
+    return template

@@ -5,6 +5,7 @@
 scoring (wrapped in a Ray Data actor by ``pipelines.score``) and the online service
 (``serve``), so offline and online scores are the same numbers.
 
+Rows are encoded with the prompt template the adapter was trained with (``ecomrel.artifacts.read_prompt_template``).
 Every prompt of a task starts with the same token ids (``PromptEncoder.prefix_ids``): about half of each prompt.
 With ``prefix_cache`` on, the decoder runs over that prefix once per task, and each batch feeds only its row ids
 on top of the cached keys/values (expanded to the batch, never copied per row). P(yes) is the same as without the
@@ -20,7 +21,8 @@ from typing import Protocol
 import numpy as np
 import torch
 
-from .lm import PromptEncoder, answer_logits, causal_lm_of, pad_right
+from .artifacts import read_prompt_template
+from .lm import PrefixKV, PromptEncoder, answer_logits, expanded_cache, pad_right, prefix_fits_cache, prefix_kv
 from .models import load_causal_lm, load_tokenizer
 from .scoring import p_yes
 
@@ -37,16 +39,23 @@ class TwoLogitScorer:
         dtype: str = "float32",
         device: str | None = None,
         prefix_cache: bool = True,
+        prompt_template: str | None = None,
     ) -> None:
+        trained_with = read_prompt_template(adapter)
+        if prompt_template is not None and prompt_template != trained_with:
+            raise ValueError(
+                f"adapter {adapter} was trained with the {trained_with!r} prompt template, not {prompt_template!r}"
+            )
         self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
         self.tokenizer = load_tokenizer(base_model)
         self.model = load_causal_lm(base_model, dtype=dtype, adapter=adapter).to(self.device).eval()
-        self.encoder = PromptEncoder(self.tokenizer, max_seq_len)
+        # The template the adapter records (ecomrel.artifacts.PROMPT_FILE): training's prompts, never another.
+        self.encoder = PromptEncoder(self.tokenizer, max_seq_len, trained_with)
         self.batch_size = batch_size
         self.prefix_cache = prefix_cache
         # task -> per-layer (keys, values) of the shared prefix, batch dimension 1. Computed with the loaded
         # adapter: LoRA on k/v projections changes them, so a scorer never outlives its adapter.
-        self._prefix_kv: dict[str, list[tuple[torch.Tensor, torch.Tensor]]] = {}
+        self._prefix_kv: dict[str, PrefixKV] = {}
 
     def score(self, tasks: Sequence[str], queries: Sequence[str], targets: Sequence[str]) -> np.ndarray:
         """P(yes) per row. Rows are grouped by task (one shared prefix each), then sorted by length."""
@@ -75,9 +84,7 @@ class TwoLogitScorer:
         """P(yes) for already-encoded full prompts (no prefix cache)."""
         return self._score_batches(seqs, None)
 
-    def _score_batches(
-        self, seqs: Sequence[Sequence[int]], prefix_kv: list[tuple[torch.Tensor, torch.Tensor]] | None
-    ) -> np.ndarray:
+    def _score_batches(self, seqs: Sequence[Sequence[int]], kv: PrefixKV | None) -> np.ndarray:
         """Rows sorted by length so each batch pads little; results put back in input order."""
         out = np.empty(len(seqs), dtype=np.float64)
         order = np.argsort([len(s) for s in seqs], kind="stable")
@@ -87,37 +94,28 @@ class TwoLogitScorer:
                 ids, mask = pad_right([seqs[i] for i in idx], self.tokenizer.pad_token_id)
                 ids, mask = ids.to(self.device), mask.to(self.device)
                 past = None
-                if prefix_kv is not None:
-                    past = self._expanded_cache(prefix_kv, len(idx))
-                    prefix_len = prefix_kv[0][0].shape[-2]
+                if kv is not None:
+                    past = self._expanded_cache(kv, len(idx))
+                    prefix_len = kv[0][0].shape[-2]
                     mask = torch.cat([mask.new_ones((len(idx), prefix_len)), mask], dim=1)
                 logits = answer_logits(self.model, ids, mask, self.encoder.tokens, past_key_values=past)
                 out[idx] = p_yes(logits[:, 0], logits[:, 1]).cpu().numpy()
         return out
 
     def _cacheable(self, task: str) -> bool:
-        """A sliding-window layer keeps only its last ``window - 1`` positions, so a prefix that long could not be
-        replayed at its true positions; such models (none of ours: Gemma-3 has 512) score without the cache."""
-        window = getattr(causal_lm_of(self.model).config.get_text_config(decoder=True), "sliding_window", None)
-        return window is None or len(self.encoder.prefix_ids(task)) < window - 1
+        """Sliding-window models score without the cache when the prefix is too long to replay
+        (``ecomrel.lm.prefix_fits_cache``)."""
+        return prefix_fits_cache(self.model, len(self.encoder.prefix_ids(task)))
 
     @torch.inference_mode()
-    def _prefix_kv_of(self, task: str) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    def _prefix_kv_of(self, task: str) -> PrefixKV:
         if task not in self._prefix_kv:
             ids = torch.tensor([self.encoder.prefix_ids(task)], dtype=torch.long, device=self.device)
-            decoder = causal_lm_of(self.model).get_decoder()
-            cache = decoder(input_ids=ids, attention_mask=torch.ones_like(ids), use_cache=True).past_key_values
-            self._prefix_kv[task] = [(layer.keys, layer.values) for layer in cache.layers]
+            self._prefix_kv[task] = prefix_kv(self.model, ids)
         return self._prefix_kv[task]
 
-    def _expanded_cache(self, prefix_kv: list[tuple[torch.Tensor, torch.Tensor]], batch: int):
-        """A fresh DynamicCache holding the prefix for ``batch`` rows. ``expand`` makes views, not copies; the
-        forward pass appends the rows' keys/values by concatenation, so the stored prefix is never modified."""
-        from transformers import DynamicCache
-
-        config = causal_lm_of(self.model).config
-        data = [(k.expand(batch, -1, -1, -1), v.expand(batch, -1, -1, -1)) for k, v in prefix_kv]
-        return DynamicCache(ddp_cache_data=data, config=config)
+    def _expanded_cache(self, kv: PrefixKV, batch: int):
+        return expanded_cache(self.model, kv, batch)
 
 
 class PairScorer(Protocol):
@@ -137,11 +135,15 @@ def load_scorer(
     dtype: str = "float32",
     device: str | None = None,
     prefix_cache: bool = True,
+    prompt_template: str | None = None,
 ) -> PairScorer:
     """The scorer of a trained model of ``family``: the causal LM (base model + LoRA adapter) or a trained encoder
-    directory (``adapter``; its own settings say everything else)."""
+    directory (``adapter``; its own settings say everything else). ``prompt_template`` (causal LM; e.g. from
+    ``thresholds.json``) is checked against the one the adapter records; None reads it from the adapter."""
     if family == "causal_lm":
-        return TwoLogitScorer(base_model, adapter, max_seq_len, batch_size, dtype, device, prefix_cache)
+        return TwoLogitScorer(
+            base_model, adapter, max_seq_len, batch_size, dtype, device, prefix_cache, prompt_template
+        )
     from .encoders import EncoderScorer
 
     if adapter is None:

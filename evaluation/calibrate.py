@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 from pydantic import Field
 
-from ecomrel.artifacts import THRESHOLDS_FILE, Thresholds
+from ecomrel.artifacts import THRESHOLDS_FILE, Thresholds, read_prompt_template
 from ecomrel.config import Section
 from ecomrel.manifest import Manifest, StageRun, read_manifest, run_stage
 from ecomrel.metrics import DEFAULT_GRID, best_score_threshold, best_threshold
@@ -158,6 +158,7 @@ def calibrate_stage(
             tasks=tasks,
         )
         thresholds.family = family
+        thresholds.prompt_template = read_prompt_template(adapter)  # the adapter records what it was trained on
         thresholds.version = f"{run_name}-{read_manifest(trained).config_hash}"
         thresholds.save(out / THRESHOLDS_FILE)
         m.input_rows = m.output_rows = len(df)

@@ -258,6 +258,7 @@ def build_app(
         base_model=thresholds.base_model,
         adapter=thresholds.adapter,
         max_seq_len=thresholds.max_seq_len,
+        prompt_template=thresholds.prompt_template,
         dtype=cfg.dtype,
         device="cuda" if cfg.num_gpus > 0 else "cpu",
         batch_size=cfg.max_batch_size,

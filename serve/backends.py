@@ -20,6 +20,8 @@ from typing import Any, Literal, NamedTuple, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from ecomrel.prompts import DEFAULT_TEMPLATE, PromptTemplate
+
 log = logging.getLogger(__name__)
 
 
@@ -46,6 +48,9 @@ class BackendSpec(BaseModel):
     base_model: str = Field(..., description="from_pretrained id or path of the base model.")
     adapter: str = Field(..., description="The trained directory: LoRA adapter or fine-tuned encoder.")
     max_seq_len: int = Field(256, ge=16, description="Prompt truncation length the thresholds were calibrated with.")
+    prompt_template: PromptTemplate = Field(
+        DEFAULT_TEMPLATE, description="causal_lm: the prompt template the adapter was trained with (thresholds.json)."
+    )
     dtype: Literal["float32", "bfloat16", "float16"] = Field("float32", description="Weights and compute dtype.")
     device: str | None = Field(None, description="torch device for the transformers backend (default: cuda if any).")
     batch_size: int = Field(16, ge=1, description="Rows per forward pass.")
@@ -80,6 +85,7 @@ class TransformersBackend:
             batch_size=spec.batch_size,
             dtype=spec.dtype,
             device=spec.device,
+            prompt_template=spec.prompt_template if spec.family == "causal_lm" else None,
         )
 
     def score(self, rows: Sequence[Row]) -> list[Scored]:
@@ -135,7 +141,7 @@ class VllmBackend:
             from vllm import LLM as engine_cls
         if lora_request_cls is None:
             from vllm.lora.request import LoRARequest as lora_request_cls
-        self.encoder = PromptEncoder(load_tokenizer(spec.base_model), spec.max_seq_len)
+        self.encoder = PromptEncoder(load_tokenizer(spec.base_model), spec.max_seq_len, spec.prompt_template)
         kwargs: dict[str, Any] = {
             "model": spec.base_model,
             "runner": "pooling",

@@ -11,6 +11,7 @@ from typing import Any, Literal
 from pydantic import Field, model_validator
 
 from ecomrel.config import Section, Toggle
+from ecomrel.prompts import DEFAULT_TEMPLATE, PromptTemplate
 
 
 class LoraConfig(Section):
@@ -20,6 +21,12 @@ class LoraConfig(Section):
     target_modules: list[str] = Field(
         default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"],
         description="Module names that get adapters.",
+    )
+    top_layers: int | None = Field(
+        None,
+        ge=1,
+        description="Adapters on the last N decoder layers only (peft `layers_to_transform`); None: every layer. "
+        "Backward then stops at the lowest adapted layer: nothing below it needs a gradient.",
     )
 
 
@@ -87,6 +94,33 @@ class TrainConfig(Toggle):
         256, ge=16, description="Longer prompts are cut in the middle of the row part (instruction and cue kept)."
     )
     bf16: bool = Field(False, description="bf16 weights and compute (GPU); CPU runs fp32.")
+    autocast_bf16: bool = Field(
+        False,
+        description="Run the training forward under torch.autocast(bfloat16): fp32 weights, LoRA parameters, "
+        "optimizer and loss, matrix products in bf16. Faster on CPUs with avx512_bf16 or AMX and on GPUs; the "
+        "probe, scoring and serving stay fp32.",
+    )
+    prompt_template: PromptTemplate = Field(
+        DEFAULT_TEMPLATE,
+        description="causal_lm: the prompt template (ecomrel.prompts): `alpaca` (the Alpaca preamble) or `compact` "
+        "(a one-line question, under a quarter of the prefix tokens). Recorded in the adapter directory and "
+        "thresholds.json; scoring and serving use it.",
+    )
+    prefix_sharing: bool = Field(
+        False,
+        description="causal_lm: compute a micro-batch's shared prompt prefix once (batch 1, with gradients) and let "
+        "every row attend to its keys and values; the same logits, loss and gradients as the full prompt per row. "
+        "Micro-batches then hold one task each (train.data.Schedule groups them). Not with gradient_checkpointing.",
+    )
+    length_bucketing: bool = Field(
+        False,
+        description="Put rows of similar prompt length in the same micro-batch (less padding): each worker's rows "
+        "of an epoch are sorted by length within windows of `bucket_window` micro-batches. Same rows per epoch, "
+        "another order.",
+    )
+    bucket_window: int = Field(
+        64, ge=1, description="length_bucketing: micro-batches whose rows are sorted by length together."
+    )
     max_grad_norm: float = Field(1.0, gt=0, description="Gradient clipping: max global L2 norm of the LoRA grads.")
     gradient_checkpointing: bool = Field(False, description="Recompute activations in backward to save memory.")
     checkpoint_every_steps: int = Field(50, ge=1, description="Report a checkpoint every N optimizer steps.")
@@ -99,6 +133,13 @@ class TrainConfig(Toggle):
     def _consistent(self) -> TrainConfig:
         if self.enabled and not self.base_model:
             raise ValueError("train.base_model is required when training is enabled")
+        if self.prefix_sharing and self.family != "causal_lm":
+            raise ValueError(f"train.prefix_sharing is for the causal_lm family, not {self.family!r}")
+        if self.prefix_sharing and self.gradient_checkpointing:
+            raise ValueError(
+                "train.prefix_sharing needs the prefix's KV cache, which transformers drops under "
+                "gradient_checkpointing: turn one off"
+            )
         if self.family != "causal_lm" and self.strategy == "deepspeed" and self.deepspeed.zero_stage == 3:
             raise ValueError(
                 f"train.family {self.family!r} trains the whole encoder: use DeepSpeed ZeRO-2 (an encoder fits one "

@@ -120,7 +120,21 @@ class Schedule:
     Micro-batches are numbered globally across epochs (micro-batch ``m`` of every worker is in epoch
     ``m // micro_batches_per_epoch``); a checkpoint at optimizer step ``s`` resumes at micro-batch
     ``s * grad_accum_steps``. Each epoch draws a fresh permutation from ``(seed, epoch)`` and deals it out to the
-    workers; the ``n_rows % world_size`` rows left over differ from epoch to epoch.
+    workers; the ``n_rows % world_size`` rows left over differ from epoch to epoch. A worker's rows of an epoch are
+    cut into micro-batches of ``micro_batch_size`` in that order (the last one partial).
+
+    Two options change how a worker's rows of an epoch are cut, never which rows they are:
+
+    - ``groups`` (a group id per row, e.g. the task): no micro-batch mixes groups. Each group's rows (in
+      permutation order) are cut apart; every worker runs the same number of micro-batches per epoch
+      (``ceil(rows_per_worker / micro_batch_size) + groups - 1``, the most any worker can need), so a worker with
+      fewer partial micro-batches splits its largest ones in two.
+    - ``lengths`` (tokens per row): length bucketing. Within windows of ``bucket_window`` micro-batches the rows
+      are sorted by length before they are cut, so a micro-batch pads its rows to similar lengths.
+
+    Micro-batches then run in the order of their earliest row in the permutation, which keeps them shuffled. With
+    neither option (or one group and no lengths) this is the plain cut. Everything is a pure function of the
+    seed, the epoch, the rank and these arrays, so a resumed run sees exactly the micro-batches it would have.
     """
 
     n_rows: int
@@ -130,11 +144,25 @@ class Schedule:
     epochs: float
     max_steps: int | None
     seed: int
+    groups: np.ndarray | None = None
+    lengths: np.ndarray | None = None
+    bucket_window: int = 64
     _perm_cache: dict[int, np.ndarray] = field(default_factory=dict, repr=False)
+    _plan_cache: dict[tuple[int, int], list[np.ndarray]] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
         if self.n_rows < self.world_size:
             raise TrainDataError(f"{self.n_rows} training rows cannot feed {self.world_size} workers")
+        for name in ("groups", "lengths"):
+            values = getattr(self, name)
+            if values is not None and len(values) != self.n_rows:
+                raise ValueError(f"Schedule.{name} has {len(values)} entries for {self.n_rows} rows")
+        self._n_groups = 1 if self.groups is None else len(np.unique(self.groups))
+        if self.rows_per_worker < self.micro_batches_per_epoch:
+            raise TrainDataError(
+                f"{self.rows_per_worker} rows per worker cannot fill {self.micro_batches_per_epoch} micro-batches "
+                f"({self._n_groups} groups kept apart)"
+            )
 
     @property
     def rows_per_worker(self) -> int:
@@ -142,7 +170,8 @@ class Schedule:
 
     @property
     def micro_batches_per_epoch(self) -> int:
-        return math.ceil(self.rows_per_worker / self.micro_batch_size)
+        # Each group may end in a partial micro-batch: at most groups - 1 more than the plain cut.
+        return math.ceil(self.rows_per_worker / self.micro_batch_size) + self._n_groups - 1
 
     @property
     def total_steps(self) -> int:
@@ -153,12 +182,48 @@ class Schedule:
     def epoch(self, micro_batch: int) -> float:
         return micro_batch / self.micro_batches_per_epoch
 
-    def indices(self, micro_batch: int, rank: int) -> np.ndarray:
-        """Row indices of micro-batch ``micro_batch`` on worker ``rank``."""
-        epoch, pos = divmod(micro_batch, self.micro_batches_per_epoch)
+    def _shard(self, epoch: int, rank: int) -> np.ndarray:
+        """Rank ``rank``'s rows of epoch ``epoch``, in permutation order."""
         if epoch not in self._perm_cache:
             self._perm_cache.clear()
             rng = np.random.default_rng([self.seed, epoch])
             self._perm_cache[epoch] = rng.permutation(self.n_rows)[: self.rows_per_worker * self.world_size]
-        shard = self._perm_cache[epoch][rank :: self.world_size]
-        return shard[pos * self.micro_batch_size : (pos + 1) * self.micro_batch_size]
+        return self._perm_cache[epoch][rank :: self.world_size]
+
+    def indices(self, micro_batch: int, rank: int) -> np.ndarray:
+        """Row indices of micro-batch ``micro_batch`` on worker ``rank``."""
+        epoch, pos = divmod(micro_batch, self.micro_batches_per_epoch)
+        if self.groups is None and self.lengths is None:
+            return self._shard(epoch, rank)[pos * self.micro_batch_size : (pos + 1) * self.micro_batch_size]
+        if (epoch, rank) not in self._plan_cache:
+            self._plan_cache.clear()
+            self._plan_cache[(epoch, rank)] = self._plan(self._shard(epoch, rank))
+        return self._plan_cache[(epoch, rank)][pos]
+
+    def _plan(self, shard: np.ndarray) -> list[np.ndarray]:
+        """One worker's micro-batches of an epoch (see the class docstring)."""
+        b = self.micro_batch_size
+        position = {int(row): i for i, row in enumerate(shard)}
+        if self.groups is None:
+            parts = [shard]
+        else:
+            parts = [shard[self.groups[shard] == g] for g in np.unique(self.groups)]
+        counts = [math.ceil(len(p) / b) for p in parts]
+        for _ in range(self.micro_batches_per_epoch - sum(counts)):  # split the largest micro-batches
+            sizes = [math.ceil(len(p) / c) if c and c < len(p) else 0 for p, c in zip(parts, counts, strict=True)]
+            counts[int(np.argmax(sizes))] += 1
+        batches: list[np.ndarray] = []
+        for part, count in zip(parts, counts, strict=True):
+            if self.lengths is not None:
+                part = self._bucketed(part)
+            if count == math.ceil(len(part) / b):
+                batches += [part[i : i + b] for i in range(0, len(part), b)]
+            else:
+                batches += np.array_split(part, count)
+        return sorted(batches, key=lambda batch: min(position[int(r)] for r in batch))
+
+    def _bucketed(self, rows: np.ndarray) -> np.ndarray:
+        """``rows`` sorted by length within consecutive windows of ``bucket_window`` micro-batches."""
+        window = self.bucket_window * self.micro_batch_size
+        out = [rows[i : i + window] for i in range(0, len(rows), window)]
+        return np.concatenate([w[np.argsort(self.lengths[w], kind="stable")] for w in out]) if out else rows

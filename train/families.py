@@ -12,11 +12,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import torch
 from torch import nn
 
+from ecomrel.artifacts import write_prompt_template
 from ecomrel.encoders import EncoderBatcher, EncoderSettings, build_encoder, save_encoder
-from ecomrel.lm import PromptEncoder, pad_right
+from ecomrel.lm import PromptEncoder, pad_right, prefix_fits_cache
 from ecomrel.models import load_causal_lm, load_tokenizer
 from ecomrel.schema import Task
 from train.config import TrainConfig
@@ -50,21 +52,48 @@ def build_trainable(cfg: TrainConfig, load_base: BaseLoader | None = None, gathe
 
 def _causal_lm(cfg: TrainConfig, load_base: BaseLoader | None, gather_lm_head: bool) -> Trainable:
     tokenizer = load_tokenizer(cfg.base_model)
-    encoder = PromptEncoder(tokenizer, cfg.max_seq_len)
+    encoder = PromptEncoder(tokenizer, cfg.max_seq_len, cfg.prompt_template)
     dtype = "bfloat16" if cfg.bf16 else "float32"
     base = load_base() if load_base is not None else load_causal_lm(cfg.base_model, dtype=dtype)
+    # Prefix sharing needs a prefix a KV cache can replay (a sliding-window model's prefix must fit its window).
+    shareable = {t.value: prefix_fits_cache(base, len(encoder.prefix_ids(t.value))) for t in Task}
     peft_model = add_lora(base, cfg.lora, cfg.gradient_checkpointing)
     named = trainable_parameters(peft_model)
 
     def batcher(tasks, queries, targets):
+        task = tasks[0]
+        if cfg.prefix_sharing and shareable.get(task, False) and all(t == task for t in tasks):
+            # One task: its prefix once ([1, P]), each row's own part after it (see ecomrel.lm.answer_logits).
+            prefix = encoder.prefix_ids(task)
+            rows = [encoder.row_ids(task, q, g) for q, g in zip(queries, targets, strict=True)]
+            ids, mask = pad_right(rows, tokenizer.pad_token_id)
+            batch = {"input_ids": ids, "attention_mask": mask, "prefix_ids": torch.tensor([prefix])}
+            return batch, int(mask.sum()) + len(prefix) * len(rows)  # the prompt tokens the rows stand for
         ids, mask = pad_right(encoder.encode_many(tasks, queries, targets), tokenizer.pad_token_id)
         return {"input_ids": ids, "attention_mask": mask}, int(mask.sum())
 
     def save(directory: Path, weights: dict[str, torch.Tensor]) -> None:
         peft_model.save_pretrained(str(directory), state_dict=weights)
+        write_prompt_template(directory, cfg.prompt_template)  # scoring and serving prompt as training did
 
     head = AnswerHead(peft_model, encoder.tokens, gather_lm_head=gather_lm_head)
     return Trainable(head, named, [{"params": [p for _, p in named]}], batcher, save)
+
+
+def prompt_lengths(
+    cfg: TrainConfig, tasks: Sequence[str], queries: Sequence[str], targets: Sequence[str]
+) -> np.ndarray:
+    """Tokens per row as the family's batcher will see them (for length bucketing): the whole prompt of the causal
+    LM; query plus target tokens, each capped at ``encoder.max_len``, for the encoders."""
+    tokenizer = load_tokenizer(cfg.base_model)
+    if cfg.family == "causal_lm":
+        return np.asarray(
+            PromptEncoder(tokenizer, cfg.max_seq_len, cfg.prompt_template).lengths(tasks, queries, targets)
+        )
+    cap = cfg.encoder.max_len
+    q = [min(len(ids), cap) for ids in tokenizer(list(queries))["input_ids"]]
+    t = [min(len(ids), cap) for ids in tokenizer(list(targets))["input_ids"]]
+    return np.asarray(q) + np.asarray(t)
 
 
 def _encoder(cfg: TrainConfig) -> Trainable:

@@ -35,7 +35,7 @@ from ecomrel.scoring import p_yes
 from train.config import TrainConfig
 
 from .data import Rows, Schedule
-from .families import Batcher
+from .families import Batcher, prompt_lengths
 from .strategy import Strategy, build_strategy
 
 log = logging.getLogger(__name__)
@@ -167,8 +167,11 @@ def _set_up(cfg: TrainConfig) -> _Worker:
 
     rows = Rows.from_table(_read_train_table())
     schedule = Schedule(
-        len(rows), world, cfg.micro_batch_size, cfg.grad_accum_steps, cfg.epochs, cfg.max_steps, cfg.seed
-    )
+        len(rows), world, cfg.micro_batch_size, cfg.grad_accum_steps, cfg.epochs, cfg.max_steps, cfg.seed,
+        groups=np.unique(rows.task, return_inverse=True)[1] if cfg.prefix_sharing else None,  # one task each
+        lengths=prompt_lengths(cfg, rows.task, rows.query, rows.target) if cfg.length_bucketing else None,
+        bucket_window=cfg.bucket_window,
+    )  # fmt: skip
     strategy = build_strategy(cfg, schedule.total_steps)
     return _Worker(cfg, rank, world, rows, schedule, strategy)
 

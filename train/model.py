@@ -38,7 +38,10 @@ class AnswerHead(nn.Module):
         self.tokens = tokens
         self.gather_lm_head = gather_lm_head
 
-    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+    def forward(
+        self, input_ids: torch.Tensor, attention_mask: torch.Tensor, prefix_ids: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """``prefix_ids`` ([1, P]): the rows are the parts after a prefix they share (``ecomrel.lm.answer_logits``)."""
         gather = contextlib.nullcontext()
         if self.gather_lm_head:
             import deepspeed
@@ -46,7 +49,7 @@ class AnswerHead(nn.Module):
             head = causal_lm_of(self.model).get_output_embeddings()
             gather = deepspeed.zero.GatheredParameters(list(head.parameters()), modifier_rank=None)
         with gather:
-            return answer_logits(self.model, input_ids, attention_mask, self.tokens)
+            return answer_logits(self.model, input_ids, attention_mask, self.tokens, prefix_ids=prefix_ids)
 
 
 def answer_loss(logits: torch.Tensor, labels: torch.Tensor, reduction: str = "mean") -> torch.Tensor:
@@ -68,10 +71,21 @@ def add_lora(model: nn.Module, lora: LoraConfig, gradient_checkpointing: bool = 
         lora_alpha=lora.alpha,
         lora_dropout=lora.dropout,
         target_modules=list(lora.target_modules),
+        layers_to_transform=top_layer_indices(model, lora.top_layers),
         bias="none",
     )
     model.config.use_cache = False
     return get_peft_model(model, peft_cfg)
+
+
+def top_layer_indices(model: nn.Module, top_layers: int | None) -> list[int] | None:
+    """Indices of the last ``top_layers`` decoder layers (peft ``layers_to_transform``); None: every layer."""
+    if top_layers is None:
+        return None
+    n = causal_lm_of(model).config.get_text_config(decoder=True).num_hidden_layers
+    if top_layers > n:
+        raise ValueError(f"lora.top_layers={top_layers}, but the model has {n} decoder layers")
+    return list(range(n - top_layers, n))
 
 
 def trainable_parameters(model: nn.Module) -> list[tuple[str, nn.Parameter]]:

@@ -35,6 +35,14 @@ def torch_extensions_dir() -> Path:
     return cache / "torch_extensions"
 
 
+def train_autocast(cfg: TrainConfig, device: torch.device):
+    """The training forward's autocast context: bf16 under ``cfg.autocast_bf16`` (the loss is taken in fp32 and
+    backward runs outside, as torch.autocast prescribes), else none. Evaluation forwards (the probe) stay fp32."""
+    if not cfg.autocast_bf16:
+        return contextlib.nullcontext()
+    return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
+
+
 class Strategy(Protocol):
     trainable: Trainable
     device: torch.device
@@ -74,7 +82,9 @@ class DDPStrategy:
     def micro_step(self, batch, labels, boundary: bool) -> torch.Tensor:
         sync = self.module.no_sync() if (not boundary and hasattr(self.module, "no_sync")) else contextlib.nullcontext()
         with sync:
-            loss = answer_loss(self.module(**batch), labels)
+            with train_autocast(self.cfg, self.device):
+                logits = self.module(**batch)
+            loss = answer_loss(logits, labels)
             (loss / self.cfg.grad_accum_steps).backward()
         return loss.detach()
 
@@ -177,7 +187,9 @@ class DeepSpeedStrategy:
         # DeepSpeed scales the loss for accumulation and steps the optimizer itself at the boundary.
         if boundary != self.engine.is_gradient_accumulation_boundary():
             raise RuntimeError("DeepSpeed's accumulation boundary disagrees with the training loop's")
-        loss = answer_loss(self.engine(**batch), labels)
+        with train_autocast(self.cfg, self.device):
+            logits = self.engine(**batch)
+        loss = answer_loss(logits, labels)
         self.engine.backward(loss)
         self.engine.step()
         return loss.detach()

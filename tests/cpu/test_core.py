@@ -20,7 +20,7 @@ from ecomrel.metrics import (
     prf1,
     threshold_sweep,
 )
-from ecomrel.prompts import build_prompt, shared_prefix
+from ecomrel.prompts import build_prompt, response_cue, shared_prefix
 from ecomrel.schema import split_category_path, top_level
 from ecomrel.scoring import AnswerTokens, p_yes, two_logits
 
@@ -55,6 +55,18 @@ def test_prompts_share_a_task_prefix_and_end_at_the_answer():
     assert "clothing, shoes & jewelry" in b  # a level with ', ' stays one level
     assert shared_prefix("QC") != shared_prefix("QI")
     assert "Item title: Nike Air Max" in build_prompt("QI", "nike", "Nike Air Max")
+
+
+def test_compact_template_shares_a_shorter_task_prefix():
+    a = build_prompt("QC", "red dress", "women,dresses", "compact")
+    b = build_prompt("QC", "vestido", "women,dresses", "compact")
+    assert a.startswith(shared_prefix("QC", "compact")) and b.startswith(shared_prefix("QC", "compact"))
+    assert a.endswith(response_cue("compact")) and "Category path: women > dresses" in a
+    assert shared_prefix("QC", "compact") != shared_prefix("QI", "compact")
+    assert len(shared_prefix("QC", "compact")) < len(shared_prefix("QC")) / 4  # 75 vs 358 characters
+    assert build_prompt("QI", "nike", "Nike Air Max", "alpaca") == build_prompt("QI", "nike", "Nike Air Max")
+    with pytest.raises(ValueError, match="unknown prompt template"):
+        shared_prefix("QC", "chatml")
 
 
 def test_p_yes_is_two_way_softmax():

@@ -303,3 +303,35 @@ def test_ddp_rerun_after_a_failed_run_resumes_and_matches_zero3(ray_local, tiny_
     _assert_learned(losses)
     np.testing.assert_allclose(losses, _losses(zero3_run[0]), atol=1e-4)
     _assert_adapter_reloads(out, tiny_model)
+
+
+def test_ddp_with_every_throughput_lever(ray_local, tiny_model, tmp_path):
+    """The Ray Train loop with prefix sharing (micro-batches grouped by task), length bucketing, bf16 autocast, LoRA
+    on the top layer only and the compact prompt, on both tasks: the loss falls as in the runs above, and the saved
+    adapter (top layer only; it records the compact template) reloads into the in-training model's P(yes)."""
+    from ecomrel.artifacts import read_prompt_template
+
+    qi = [
+        {**r, "id": f"i{i:03d}", "task": "QI", "target": title, "label": int(title in RELEVANT_TITLES)}
+        for i, (r, title) in enumerate(
+            (r, t) for r in _toy_rows()[::4] for t in RELEVANT_TITLES + ["Garden hose 30m", "Kitchen knife set"]
+        )
+    ]
+    data = tmp_path / "data"
+    data.mkdir()
+    pq.write_table(pa.Table.from_pylist(_toy_rows() + qi, schema=RECORD_SCHEMA), data / "part-0.parquet")
+    cfg = _cfg(
+        tiny_model, prefix_sharing=True, length_bucketing=True, bucket_window=2, autocast_bf16=True,
+        prompt_template="compact", lora=LoraConfig(r=8, alpha=16, dropout=0.0, top_layers=1),
+    )  # fmt: skip
+    out = tmp_path / "train"
+    result = train_model(cfg, data, out)
+    assert result.steps == STEPS and result.resumed_from_step is None
+    _assert_learned(_losses(out))
+    assert read_prompt_template(out / "adapter") == "compact"
+    adapter_config = json.loads((out / "adapter" / "adapter_config.json").read_text())
+    assert adapter_config["layers_to_transform"] == [1]
+    _assert_adapter_reloads(out, tiny_model)
+
+
+RELEVANT_TITLES = ["Silicone phone case for iPhone 15, shockproof", "Bluetooth 5.3 wireless earbuds with charging case"]
