@@ -109,6 +109,7 @@ def fold_model(train_cfg, score_cfg) -> selfval.FoldModel:
             train_cfg.base_model,
             str(result.adapter_dir),
             score_cfg,
+            family=train_cfg.family,
         )
         scored = read_records(work / "scored", columns=["task", "id", "p_yes"]).set_index(["task", "id"])["p_yes"]
         return scored.reindex(pd.MultiIndex.from_frame(heldout_df[["task", "id"]])).to_numpy()
