@@ -157,6 +157,17 @@ class _Worker:
         return self.schedule.total_steps
 
 
+def build_schedule(cfg: TrainConfig, rows: Rows, world: int) -> Schedule:
+    """The seeded schedule of ``rows`` for ``world`` workers: one task per micro-batch under prefix sharing (a
+    micro-batch shares one prefix), rows of similar prompt length together under length bucketing."""
+    return Schedule(
+        len(rows), world, cfg.micro_batch_size, cfg.grad_accum_steps, cfg.epochs, cfg.max_steps, cfg.seed,
+        groups=np.unique(rows.task, return_inverse=True)[1] if cfg.prefix_sharing else None,
+        lengths=prompt_lengths(cfg, rows.task, rows.query, rows.target) if cfg.length_bucketing else None,
+        bucket_window=cfg.bucket_window,
+    )  # fmt: skip
+
+
 def _set_up(cfg: TrainConfig) -> _Worker:
     """This worker's threads, its copy of the training table, the seeded schedule and the strategy-built model."""
     import ray.train
@@ -166,12 +177,7 @@ def _set_up(cfg: TrainConfig) -> _Worker:
     torch.set_num_threads(cfg.torch_threads or max(1, int(cfg.cpus_per_worker)))
 
     rows = Rows.from_table(_read_train_table())
-    schedule = Schedule(
-        len(rows), world, cfg.micro_batch_size, cfg.grad_accum_steps, cfg.epochs, cfg.max_steps, cfg.seed,
-        groups=np.unique(rows.task, return_inverse=True)[1] if cfg.prefix_sharing else None,  # one task each
-        lengths=prompt_lengths(cfg, rows.task, rows.query, rows.target) if cfg.length_bucketing else None,
-        bucket_window=cfg.bucket_window,
-    )  # fmt: skip
+    schedule = build_schedule(cfg, rows, world)
     strategy = build_strategy(cfg, schedule.total_steps)
     return _Worker(cfg, rank, world, rows, schedule, strategy)
 

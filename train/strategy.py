@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
 
@@ -66,12 +67,22 @@ class DDPStrategy:
     every_rank_saves = False
     _FILE = "ddp_state.pt"
 
-    def __init__(self, cfg: TrainConfig, total_steps: int, load_base: BaseLoader | None = None) -> None:
-        import ray.train.torch
+    def __init__(
+        self,
+        cfg: TrainConfig,
+        total_steps: int,
+        load_base: BaseLoader | None = None,
+        prepare: Callable[[torch.nn.Module], torch.nn.Module] | None = None,
+    ) -> None:
+        """``prepare`` wraps the module (default: Ray Train's ``prepare_model``, which needs a Ray Train worker);
+        the throughput benchmark passes the identity to run the same steps in one plain process."""
+        if prepare is None:
+            import ray.train.torch
 
+            prepare = ray.train.torch.prepare_model
         self.cfg = cfg
         self.trainable = build_trainable(cfg, load_base)
-        self.module = ray.train.torch.prepare_model(self.trainable.module.train())
+        self.module = prepare(self.trainable.module.train())
         self.params = [p for _, p in self.trainable.named_params]
         self.optimizer = torch.optim.AdamW(
             self.trainable.param_groups, lr=cfg.learning_rate, weight_decay=cfg.weight_decay
