@@ -14,6 +14,7 @@ the wall clock but not the work done. With ``--threads 1`` CPU time is pure work
 
     HF_HUB_OFFLINE=1 python benchmarks/scoring_throughput.py            # bundled Gemma-3-270M
     HF_HUB_OFFLINE=1 python benchmarks/scoring_throughput.py --model PATH --rows 64 --rounds 3
+    HF_HUB_OFFLINE=1 python benchmarks/scoring_throughput.py --prompt-template compact  # the shorter prompt
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ import numpy as np
 import torch
 
 from ecomrel.lm import pad_right
+from ecomrel.prompts import TEMPLATES
 from ecomrel.scorer import TwoLogitScorer
 
 _QUERIES = [
@@ -126,6 +128,7 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--max-seq-len", type=int, default=256)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
+    ap.add_argument("--prompt-template", default="alpaca", choices=TEMPLATES, help="ecomrel.prompts template")
     args = ap.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -134,7 +137,9 @@ def main(argv: list[str] | None = None) -> dict:
 
         args.model = str(materialize_gemma3_270m())
 
-    scorer = TwoLogitScorer(args.model, max_seq_len=args.max_seq_len, batch_size=args.batch_size)
+    scorer = TwoLogitScorer(
+        args.model, max_seq_len=args.max_seq_len, batch_size=args.batch_size, prompt_template=args.prompt_template
+    )
     tasks, queries, targets = bench_rows(args.rows)
     seqs = scorer.encoder.encode_many(tasks, queries, targets)
     prefix_share = np.mean([len(scorer.encoder.prefix_ids(t)) / len(s) for t, s in zip(tasks, seqs, strict=True)])
@@ -169,6 +174,7 @@ def main(argv: list[str] | None = None) -> dict:
     ref = scores["two_logit"]
     result = {
         "model": args.model,
+        "prompt_template": args.prompt_template,
         "rows": args.rows,
         "batch_size": args.batch_size,
         "torch_threads": torch.get_num_threads(),
@@ -184,7 +190,8 @@ def main(argv: list[str] | None = None) -> dict:
             for name in methods
         },
     }
-    print(f"model {args.model}: {args.rows} rows, batch {args.batch_size}, {torch.get_num_threads()} torch threads,")
+    print(f"model {args.model}: {args.rows} rows, batch {args.batch_size}, {torch.get_num_threads()} torch threads, "
+          f"{args.prompt_template} prompt,")  # fmt: skip
     print(f"mean prompt {result['mean_prompt_tokens']:.1f} tokens, prefix share {prefix_share:.0%}")
     print(f"{'method':<24} {'rows/s':>8} {'rows/cpu-s':>10} {'x full_vocab':>12} {'max |dP|':>10}")
     for name, m in result["methods"].items():

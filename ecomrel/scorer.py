@@ -24,6 +24,7 @@ import torch
 from .artifacts import read_prompt_template
 from .lm import PrefixKV, PromptEncoder, answer_logits, expanded_cache, pad_right, prefix_fits_cache, prefix_kv
 from .models import load_causal_lm, load_tokenizer
+from .prompts import DEFAULT_TEMPLATE
 from .scoring import p_yes
 
 
@@ -41,16 +42,17 @@ class TwoLogitScorer:
         prefix_cache: bool = True,
         prompt_template: str | None = None,
     ) -> None:
-        trained_with = read_prompt_template(adapter)
-        if prompt_template is not None and prompt_template != trained_with:
+        # An adapter is scored with the template it records (ecomrel.artifacts.PROMPT_FILE): training's prompts,
+        # never another; a bare base model with the one asked for.
+        template = read_prompt_template(adapter) if adapter is not None else prompt_template or DEFAULT_TEMPLATE
+        if prompt_template is not None and prompt_template != template:
             raise ValueError(
-                f"adapter {adapter} was trained with the {trained_with!r} prompt template, not {prompt_template!r}"
+                f"adapter {adapter} was trained with the {template!r} prompt template, not {prompt_template!r}"
             )
         self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
         self.tokenizer = load_tokenizer(base_model)
         self.model = load_causal_lm(base_model, dtype=dtype, adapter=adapter).to(self.device).eval()
-        # The template the adapter records (ecomrel.artifacts.PROMPT_FILE): training's prompts, never another.
-        self.encoder = PromptEncoder(self.tokenizer, max_seq_len, trained_with)
+        self.encoder = PromptEncoder(self.tokenizer, max_seq_len, template)
         self.batch_size = batch_size
         self.prefix_cache = prefix_cache
         # task -> per-layer (keys, values) of the shared prefix, batch dimension 1. Computed with the loaded

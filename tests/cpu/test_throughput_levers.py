@@ -318,6 +318,8 @@ def test_default_template_is_todays_prompt(tiny_model):
     assert TrainConfig(base_model="m").prompt_template == "alpaca"
     assert Thresholds(base_model="m", adapter="a", tasks={}, calibrated_on="seed").prompt_template == "alpaca"
     assert TwoLogitScorer(str(tiny_model)).encoder.template == "alpaca"
+    # A bare base model (no adapter, nothing recorded) is prompted with the template asked for.
+    assert TwoLogitScorer(str(tiny_model), prompt_template="compact").encoder.template == "compact"
 
 
 # --- bf16 autocast -----------------------------------------------------------------------------------------------
