@@ -1,4 +1,5 @@
-# ecomrel: `make demo` runs the recipe on the demo config, `make test` runs the CPU test suite.
+# ecomrel: `make demo` runs the recipe on the demo config (LM=1: the causal-LM demo, QUICK=1: a pipeline check on a
+# tiny model), `make test` runs the CPU test suite.
 # Both set up .venv first when needed (torch's CPU wheel goes in before anything that depends on torch).
 
 PYTHON ?= python3
@@ -12,7 +13,8 @@ export ECOMREL_CACHE ?= $(HOME)/.cache/ecomrel
 export TORCH_EXTENSIONS_DIR ?= $(ECOMREL_CACHE)/torch_extensions
 
 QUICK ?=
-DEMO_CONFIG := $(if $(QUICK),configs/demo-quick.yaml,configs/demo.yaml)
+LM ?=
+DEMO_CONFIG := $(if $(QUICK),configs/demo-quick.yaml,$(if $(LM),configs/demo-lm.yaml,configs/demo.yaml))
 PYTEST_ARGS ?=
 
 .PHONY: setup test test-all demo lint bench clean
