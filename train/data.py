@@ -127,8 +127,9 @@ class Schedule:
 
     - ``groups`` (a group id per row, e.g. the task): no micro-batch mixes groups. Each group's rows (in
       permutation order) are cut apart; every worker runs the same number of micro-batches per epoch
-      (``ceil(rows_per_worker / micro_batch_size) + groups - 1``, the most any worker can need), so a worker with
-      fewer partial micro-batches splits its largest ones in two.
+      (``ceil(rows_per_worker / micro_batch_size) + groups - 1``, the most any worker can need): a worker that
+      needs fewer gives the spare micro-batches, one at a time, to the group whose micro-batches are largest, and
+      cuts that group's rows into as many near-equal micro-batches.
     - ``lengths`` (tokens per row): length bucketing. Within windows of ``bucket_window`` micro-batches the rows
       are sorted by length before they are cut, so a micro-batch pads its rows to similar lengths.
 
