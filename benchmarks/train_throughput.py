@@ -20,7 +20,7 @@ this process are reported; the ratios use CPU time (``--threads 1``, the demo's 
 Before training, bf16 autocast is checked against fp32 on the pretrained model: loss and P(yes) on dev rows.
 
 ``--auc-seconds T`` then trains ``fp32`` and ``all`` for T seconds of wall time each (steps alternate between the
-two, so both see the same load; each arm's cosine schedule spans the steps it is expected to fit in T) and scores
+two, so both see the same load; each arm's cosine schedule spans 1.3x the steps it is expected to fit in T) and scores
 the dev rows with ``ecomrel.scorer.TwoLogitScorer`` from the saved adapters (as the score stage does): dev ROC-AUC
 after equal wall time.
 
@@ -261,11 +261,12 @@ def levers(args: argparse.Namespace) -> dict:
 
 def auc_comparison(args, base: TrainConfig, step_wall: dict[str, float], rows, dev, tmp: Path) -> dict:
     """fp32 and all levers, trained from scratch for the same wall time, steps alternating; dev ROC-AUC. Each
-    arm's schedule (warm-up, cosine decay) spans the steps its measured median step time fits in the budget; an
-    arm stops at the budget or at the end of its schedule, whichever comes first."""
+    arm's schedule (warm-up, cosine decay) spans 1.3x the steps its measured median step time fits in the budget,
+    so that neither runs out of schedule before the budget on a machine whose load changes; both stop at the
+    budget, a little before the end of their decay."""
     fresh = {}
     for name in ("fp32", "all"):
-        expected = max(1, int(args.auc_seconds / step_wall[name]))
+        expected = max(1, int(1.3 * args.auc_seconds / step_wall[name]))
         cfg = arm_config(base, arms(args.top_layers)[name]).model_copy(update={"max_steps": expected})
         fresh[name] = Arm(name, cfg, rows)
     while True:
