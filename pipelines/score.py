@@ -31,11 +31,12 @@ import pyarrow.parquet as pq
 import ray
 from pydantic import Field
 
-from ecomrel.artifacts import THRESHOLDS_FILE, Thresholds
+from ecomrel.artifacts import THRESHOLDS_FILE, Thresholds, read_prompt_template
 from ecomrel.config import ActorPool, VllmBackend
 from ecomrel.lm import PromptEncoder
 from ecomrel.manifest import Manifest, StageRun, run_stage
 from ecomrel.models import load_tokenizer
+from ecomrel.prompts import DEFAULT_TEMPLATE
 from ecomrel.scorer import load_scorer
 
 log = logging.getLogger(__name__)
@@ -114,7 +115,8 @@ def score_dataset(
         raise ValueError(f"score.backend 'vllm' scores causal LMs; this model is a {family}: use 'transformers'")
     else:
         model_source = str(merged_model(base_model, adapter, out_dir.with_name(out_dir.name + "-merged-model")))
-        scored = score_vllm(ds, model_source, cfg, out_schema, processor_builder)
+        template = read_prompt_template(adapter)  # the merged weights do not carry the adapter's record
+        scored = score_vllm(ds, model_source, cfg, out_schema, processor_builder, template=template)
     scored.write_parquet(str(out_dir), mode=ray.data.SaveMode.OVERWRITE)
 
     output_rows = sum(pq.ParquetFile(f).metadata.num_rows for f in out_dir.glob("*.parquet"))
@@ -250,7 +252,7 @@ def merged_model(base_model: str, adapter: str | Path | None, dest: Path) -> Pat
     return dest
 
 
-def vllm_processor_config(model_source: str, cfg: ScoreConfig):
+def vllm_processor_config(model_source: str, cfg: ScoreConfig, template: str = DEFAULT_TEMPLATE):
     """The ``vLLMEngineProcessorConfig``: classify task on vLLM's [no, yes] 2-way-softmax conversion.
 
     Prompts arrive already tokenized by ``PromptEncoder`` (same ids and truncation as training and the
@@ -260,7 +262,7 @@ def vllm_processor_config(model_source: str, cfg: ScoreConfig):
     from ray.data.llm import vLLMEngineProcessorConfig
     from transformers import AutoConfig
 
-    encoder = _encoder(model_source, cfg.max_seq_len)
+    encoder = _encoder(model_source, cfg.max_seq_len, template)
     tokens = encoder.tokenizer.convert_ids_to_tokens(encoder.tokens.ids)
     arch = AutoConfig.from_pretrained(model_source).architectures[0]
     user = dict(cfg.vllm_engine_kwargs)
@@ -290,13 +292,13 @@ def vllm_processor_config(model_source: str, cfg: ScoreConfig):
 
 
 @functools.lru_cache(maxsize=4)
-def _encoder(model_source: str, max_seq_len: int) -> PromptEncoder:
+def _encoder(model_source: str, max_seq_len: int, template: str) -> PromptEncoder:
     """One tokenizer per worker process, not per row."""
-    return PromptEncoder(load_tokenizer(model_source), max_seq_len)
+    return PromptEncoder(load_tokenizer(model_source), max_seq_len, template)
 
 
-def _vllm_request(row: dict, *, model_source: str, max_seq_len: int) -> dict:
-    ids = _encoder(model_source, max_seq_len).encode(row["task"], row["query"], row["target"])
+def _vllm_request(row: dict, *, model_source: str, max_seq_len: int, template: str) -> dict:
+    ids = _encoder(model_source, max_seq_len, template).encode(row["task"], row["query"], row["target"])
     return {"tokenized_prompt": ids}
 
 
@@ -317,14 +319,18 @@ def score_vllm(
     cfg: ScoreConfig,
     schema: pa.Schema,
     processor_builder: Callable[..., Any] | None = None,
+    template: str = DEFAULT_TEMPLATE,
 ) -> ray.data.Dataset:
-    """Rows -> token ids -> vLLM classify -> rows + p_yes, through Ray's ``ray.data.llm`` processor."""
+    """Rows -> token ids (``template``'s prompts) -> vLLM classify -> rows + p_yes, through Ray's ``ray.data.llm``
+    processor."""
     if processor_builder is None:
         from ray.data.llm import build_processor as processor_builder
     columns = [n for n in schema.names if n != P_YES]
     processor = processor_builder(
-        vllm_processor_config(model_source, cfg),
-        preprocess=functools.partial(_vllm_request, model_source=model_source, max_seq_len=cfg.max_seq_len),
+        vllm_processor_config(model_source, cfg, template),
+        preprocess=functools.partial(
+            _vllm_request, model_source=model_source, max_seq_len=cfg.max_seq_len, template=template
+        ),
         postprocess=functools.partial(_vllm_p_yes, columns=columns),
     )
     return processor(ds).map_batches(_conform, fn_kwargs={"schema": schema}, batch_format="pyarrow")

@@ -290,3 +290,18 @@ def test_vllm_processor_builds_with_rays_builder(model, ray_local):
     assert stage.fn_constructor_kwargs["task_type"] == "classify"
     assert stage.fn_constructor_kwargs["engine_kwargs"]["hf_overrides"]["method"] == "from_2_way_softmax"
     assert stage.map_batches_kwargs["num_gpus"] == 1
+
+
+def test_vllm_requests_use_the_adapters_prompt_template(tiny_model):
+    """vLLM scores merged weights, which do not carry the adapter's template record: it is passed in."""
+    from ecomrel.lm import PromptEncoder
+    from ecomrel.models import load_tokenizer
+    from pipelines.score import _vllm_request
+
+    row = {"task": "QC", "query": "red dress", "target": "women,clothing,dresses"}
+    tok = load_tokenizer(str(tiny_model))
+    for template in ("alpaca", "compact"):
+        ids = _vllm_request(row, model_source=str(tiny_model), max_seq_len=128, template=template)["tokenized_prompt"]
+        assert ids == PromptEncoder(tok, 128, template).encode(row["task"], row["query"], row["target"])
+    compact = _vllm_request(row, model_source=str(tiny_model), max_seq_len=128, template="compact")
+    assert len(compact["tokenized_prompt"]) < len(PromptEncoder(tok, 128).encode("QC", "red dress", row["target"]))
