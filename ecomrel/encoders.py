@@ -212,8 +212,10 @@ class EncoderScorer:
         self._targets: OrderedDict[str, torch.Tensor] = OrderedDict()
 
     def prompt_tokens(self, tasks: Sequence[str], queries: Sequence[str], targets: Sequence[str]) -> list[int]:
-        """Tokens the model reads per row (query + target, or the pair)."""
-        return [self.batcher(tasks[i : i + 1], queries[i : i + 1], targets[i : i + 1])[1] for i in range(len(tasks))]
+        """Tokens the model reads per row (query + target, or the pair), from one batched tokenization."""
+        batch, _ = self.batcher(tasks, queries, targets)
+        masks = [batch["q_mask"], batch["t_mask"]] if "q_mask" in batch else [batch["attention_mask"]]
+        return sum(m.sum(dim=1) for m in masks).tolist()
 
     @torch.inference_mode()
     def score(self, tasks: Sequence[str], queries: Sequence[str], targets: Sequence[str]) -> np.ndarray:

@@ -93,6 +93,9 @@ def test_saved_model_reloads_with_the_same_scores_and_the_bi_encoder_caches_targ
     save_encoder(module, _settings(family), tokenizer, tmp_path / "saved")
     scorer = load_scorer(family, "unused-base", tmp_path / "saved", batch_size=2)
     np.testing.assert_allclose(scorer.score(*rows), expected, atol=1e-6)
+    batcher = EncoderBatcher(tokenizer, _settings(family))
+    alone = [batcher(*(col[i : i + 1] for col in rows))[1] for i in range(3)]
+    assert scorer.prompt_tokens(*rows) == alone and min(alone) > 3  # batched, each row's own (unpadded) count
     if family == "bi_encoder":
         assert json.loads((tmp_path / "saved" / "relevance_encoder.json").read_text())["scale"] == [20.0, 10.0]
         small = EncoderScorer(tmp_path / "saved", cache_size=2)
