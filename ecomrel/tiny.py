@@ -16,8 +16,11 @@ from .prompts import NO, YES, shared_prefix
 _SPECIAL = ["<|endoftext|>", "<|pad|>"]
 
 
-def train_tokenizer(texts: Iterable[str], vocab_size: int = 2048):
-    """A byte-level BPE ``PreTrainedTokenizerFast`` trained on ``texts`` plus the prompt scaffolding."""
+def train_tokenizer(texts: Iterable[str], vocab_size: int = 2048, add_prefix_space: bool = False):
+    """A byte-level BPE ``PreTrainedTokenizerFast`` trained on ``texts`` plus the prompt scaffolding.
+
+    ``add_prefix_space`` (as GPT-2-style tokenizers do) makes a text's first word a word-start entry (``Ġyes``): the
+    answer tokens are then not the bare words' vocabulary entries."""
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import PreTrainedTokenizerFast
 
@@ -30,7 +33,7 @@ def train_tokenizer(texts: Iterable[str], vocab_size: int = 2048):
         "Item title: ",
     ] + [YES, NO] * 50
     tok = Tokenizer(models.BPE(unk_token=None))
-    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=add_prefix_space)
     tok.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(
         vocab_size=vocab_size,
@@ -49,13 +52,14 @@ def build_tiny_causal_lm(
     hidden_size: int = 64,
     num_layers: int = 2,
     seed: int = 0,
+    add_prefix_space: bool = False,
 ) -> Path:
-    """Write a random tiny Qwen3 causal LM + tokenizer to ``out_dir`` and return it."""
+    """Write a random tiny Qwen3 causal LM + tokenizer (``train_tokenizer``) to ``out_dir`` and return it."""
     import torch
     from transformers import Qwen3Config, Qwen3ForCausalLM
 
     out_dir = Path(out_dir)
-    tokenizer = train_tokenizer(texts, vocab_size)
+    tokenizer = train_tokenizer(texts, vocab_size, add_prefix_space)
     config = Qwen3Config(
         vocab_size=len(tokenizer),
         hidden_size=hidden_size,

@@ -7,8 +7,9 @@ Two backends behind one function:
   once and scores many calls; the scorer sorts each call's rows by task and length (little padding) and reuses
   each task's prompt-prefix KV cache. ``sort_by_length`` also sorts the whole dataset first (a shuffle).
 - ``vllm`` (cluster GPUs): Ray's own ``ray.data.llm`` processor running vLLM's sequence-classification
-  conversion of the causal LM (``classifier_from_token = [no, yes]``, ``from_2_way_softmax``), which yields
-  sigmoid(l_yes - l_no) = the same P(yes) from the same prompt token ids.
+  conversion of the causal LM (``ecomrel.vllm_engine``: training's answer tokens, ``from_2_way_softmax``), which
+  yields sigmoid(l_yes - l_no) = the same P(yes) from the same prompt token ids. The base weights are loaded by
+  the engine replicas and the LoRA adapter applied per request (no merge; Serve does the same).
 
 Both write every input column unchanged plus ``p_yes``, so evaluation, calibration and submission read one shape.
 """
@@ -16,13 +17,11 @@ Both write every input column unchanged plus ``p_yes``, so evaluation, calibrati
 from __future__ import annotations
 
 import functools
-import json
 import logging
 import shutil
 import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 import numpy as np
 import pyarrow as pa
@@ -38,6 +37,7 @@ from ecomrel.manifest import Manifest, StageRun, run_stage
 from ecomrel.models import load_tokenizer
 from ecomrel.prompts import DEFAULT_TEMPLATE
 from ecomrel.scorer import load_scorer
+from ecomrel.vllm_engine import classifier_engine_kwargs, use_engine_udf
 
 log = logging.getLogger(__name__)
 
@@ -81,12 +81,13 @@ def score_dataset(
     cfg: ScoreConfig,
     *,
     family: str = "causal_lm",
-    processor_builder: Callable[..., Any] | None = None,
+    engine_udf: type | None = None,
 ) -> dict:
     """Score every row of the Parquet dataset ``in_dir`` into ``out_dir`` (replaced); return counts and rows/s.
 
-    ``processor_builder`` (vllm backend only) builds the Ray Data LLM processor from its config; the default is
-    ``ray.data.llm.build_processor``. Tests inject a builder with a fake engine, as Ray's own tests do.
+    The vllm backend never loads the model in this process: the engine replicas load the base weights and apply
+    ``adapter`` per request. ``engine_udf`` (vllm backend) replaces vLLM for tests
+    (``ecomrel.vllm_engine.use_engine_udf``).
     """
     in_dir, out_dir = Path(in_dir), Path(out_dir)
     start = time.perf_counter()
@@ -114,9 +115,7 @@ def score_dataset(
     elif family != "causal_lm":
         raise ValueError(f"score.backend 'vllm' scores causal LMs; this model is a {family}: use 'transformers'")
     else:
-        model_source = str(merged_model(base_model, adapter, out_dir.with_name(out_dir.name + "-merged-model")))
-        template = read_prompt_template(adapter)  # the merged weights do not carry the adapter's record
-        scored = score_vllm(ds, model_source, cfg, out_schema, processor_builder, template=template)
+        scored = score_vllm(ds, base_model, None if adapter is None else str(adapter), cfg, out_schema, engine_udf)
     scored.write_parquet(str(out_dir), mode=ray.data.SaveMode.OVERWRITE)
 
     output_rows = sum(pq.ParquetFile(f).metadata.num_rows for f in out_dir.glob("*.parquet"))
@@ -231,56 +230,20 @@ def _score_transformers(
 # --- vLLM backend (ray.data.llm; vLLM itself is CUDA-only) ---------------------------------------------------
 
 
-def merged_model(base_model: str, adapter: str | Path | None, dest: Path) -> Path | str:
-    """vLLM's classifier conversion reads plain weights: fold the LoRA update into them once, into ``dest``.
-
-    Rebuilt only when the adapter changes (its fingerprint is recorded beside the weights).
-    """
-    if adapter is None:
-        return base_model
-    from ecomrel.manifest import fingerprint
-    from ecomrel.models import load_causal_lm
-
-    stamp = {"base_model": base_model, "adapter": str(adapter), "fingerprint": fingerprint(adapter)}
-    marker = dest / "ecomrel_merged.json"
-    if marker.is_file() and json.loads(marker.read_text()) == stamp:
-        return dest
-    model = load_causal_lm(base_model, adapter=adapter).merge_and_unload()
-    model.save_pretrained(dest)
-    load_tokenizer(base_model).save_pretrained(dest)
-    marker.write_text(json.dumps(stamp))  # last: a killed merge never looks complete
-    return dest
-
-
-def vllm_processor_config(model_source: str, cfg: ScoreConfig, template: str = DEFAULT_TEMPLATE):
-    """The ``vLLMEngineProcessorConfig``: classify task on vLLM's [no, yes] 2-way-softmax conversion.
+def vllm_processor_config(base_model: str, adapter: str | None, cfg: ScoreConfig):
+    """The ``vLLMEngineProcessorConfig``: vLLM's classify runner on the [no, yes] 2-way-softmax conversion of
+    ``base_model``, the adapter applied per request (``ecomrel.vllm_engine.classifier_engine_kwargs``).
 
     Prompts arrive already tokenized by ``PromptEncoder`` (same ids and truncation as training and the
-    transformers scorer), so Ray's chat-template, tokenize and detokenize stages are off. The classifier tokens
-    are the exact vocabulary entries of ``ecomrel.scoring.answer_tokens``.
+    transformers scorer), so Ray's chat-template, tokenize and detokenize stages are off.
     """
     from ray.data.llm import vLLMEngineProcessorConfig
-    from transformers import AutoConfig
 
-    encoder = _encoder(model_source, cfg.max_seq_len, template)
-    tokens = encoder.tokenizer.convert_ids_to_tokens(encoder.tokens.ids)
-    arch = AutoConfig.from_pretrained(model_source).architectures[0]
-    user = dict(cfg.vllm_engine_kwargs)
-    hf_overrides = {
-        "architectures": [arch.replace("ForCausalLM", "ForSequenceClassification")],
-        "classifier_from_token": tokens,
-        "method": "from_2_way_softmax",
-        **user.pop("hf_overrides", {}),
-    }
-    engine_kwargs = {
-        "max_model_len": cfg.max_seq_len,
-        "dtype": cfg.dtype,
-        "enable_prefix_caching": True,  # every prompt of a task shares its prefix
-        **user,
-        "hf_overrides": hf_overrides,
-    }
+    engine_kwargs = classifier_engine_kwargs(
+        base_model, adapter, max_seq_len=cfg.max_seq_len, dtype=cfg.dtype, user=cfg.vllm_engine_kwargs
+    )
     return vLLMEngineProcessorConfig(
-        model_source=model_source,
+        model_source=base_model,
         task_type="classify",
         engine_kwargs=engine_kwargs,
         batch_size=cfg.rows_per_call,
@@ -297,9 +260,10 @@ def _encoder(model_source: str, max_seq_len: int, template: str) -> PromptEncode
     return PromptEncoder(load_tokenizer(model_source), max_seq_len, template)
 
 
-def _vllm_request(row: dict, *, model_source: str, max_seq_len: int, template: str) -> dict:
-    ids = _encoder(model_source, max_seq_len, template).encode(row["task"], row["query"], row["target"])
-    return {"tokenized_prompt": ids}
+def _vllm_request(row: dict, *, base_model: str, adapter: str | None, max_seq_len: int, template: str) -> dict:
+    """Token ids of the row's prompt; ``model`` = the adapter makes Ray's engine stage send a ``LoRARequest``."""
+    ids = _encoder(base_model, max_seq_len, template).encode(row["task"], row["query"], row["target"])
+    return {"tokenized_prompt": ids} if adapter is None else {"tokenized_prompt": ids, "model": adapter}
 
 
 def _vllm_p_yes(row: dict, *, columns: list[str]) -> dict:
@@ -315,22 +279,25 @@ def _vllm_p_yes(row: dict, *, columns: list[str]) -> dict:
 
 def score_vllm(
     ds: ray.data.Dataset,
-    model_source: str,
+    base_model: str,
+    adapter: str | None,
     cfg: ScoreConfig,
     schema: pa.Schema,
-    processor_builder: Callable[..., Any] | None = None,
-    template: str = DEFAULT_TEMPLATE,
+    engine_udf: type | None = None,
 ) -> ray.data.Dataset:
-    """Rows -> token ids (``template``'s prompts) -> vLLM classify -> rows + p_yes, through Ray's ``ray.data.llm``
-    processor."""
-    if processor_builder is None:
-        from ray.data.llm import build_processor as processor_builder
+    """Rows -> token ids (the adapter's prompt template) -> vLLM classify with the adapter -> rows + p_yes, through
+    Ray's ``ray.data.llm`` processor. ``engine_udf``: see ``ecomrel.vllm_engine.use_engine_udf``."""
+    from ray.data.llm import build_processor
+
+    template = read_prompt_template(adapter) if adapter is not None else DEFAULT_TEMPLATE
     columns = [n for n in schema.names if n != P_YES]
-    processor = processor_builder(
-        vllm_processor_config(model_source, cfg, template),
+    processor = build_processor(
+        vllm_processor_config(base_model, adapter, cfg),
         preprocess=functools.partial(
-            _vllm_request, model_source=model_source, max_seq_len=cfg.max_seq_len, template=template
+            _vllm_request, base_model=base_model, adapter=adapter, max_seq_len=cfg.max_seq_len, template=template
         ),
         postprocess=functools.partial(_vllm_p_yes, columns=columns),
     )
+    if engine_udf is not None:
+        use_engine_udf(processor, engine_udf)
     return processor(ds).map_batches(_conform, fn_kwargs={"schema": schema}, batch_format="pyarrow")

@@ -22,6 +22,7 @@ from functools import partial
 from typing import TYPE_CHECKING, Any, Protocol
 
 from ecomrel.languages import LANGUAGES, name, to_iso
+from ecomrel.vllm_engine import merge_engine_kwargs, use_engine_udf
 
 if TYPE_CHECKING:  # translate imports this module: the config class is only a type here
     from .translate import TranslateConfig
@@ -392,7 +393,8 @@ def build_vllm_translator(
     ``pipeline_parallel_size`` GPUs (``cfg.vllm_engine_kwargs``); ``cfg.concurrency`` is the number of replicas.
 
     ``engine_udf`` replaces the vLLM engine stage's UDF class (a ``vLLMEngineStageUDF`` subclass whose ``llm``
-    answers like ``vLLMEngineWrapper``), and with it the engine's GPU reservation: a stand-in engine runs on CPU.
+    answers like ``vLLMEngineWrapper``), and with it the engine's GPU reservation: a stand-in engine runs on CPU
+    (``ecomrel.vllm_engine.use_engine_udf``, the seam batch scoring uses too).
     It is the injection point for tests on machines without CUDA, where vLLM cannot be installed; everything
     around the engine (Ray's processor, stage plumbing, our prompt and post-processing) runs for real.
     """
@@ -400,7 +402,7 @@ def build_vllm_translator(
 
     config = vLLMEngineProcessorConfig(
         model_source=cfg.model,
-        engine_kwargs={**VLLM_ENGINE_DEFAULTS, **cfg.vllm_engine_kwargs},
+        engine_kwargs=merge_engine_kwargs(VLLM_ENGINE_DEFAULTS, cfg.vllm_engine_kwargs),
         batch_size=cfg.batch_size,
         concurrency=cfg.concurrency,
         chat_template_stage=False,
@@ -417,7 +419,5 @@ def build_vllm_translator(
         postprocess_map_kwargs={"num_cpus": _LIGHT_MAP_CPUS},
     )
     if engine_udf is not None:
-        stage = processor.get_stage_by_name("vLLMEngineStage")
-        stage.fn = engine_udf
-        stage.map_batches_kwargs["num_gpus"] = 0
+        use_engine_udf(processor, engine_udf)
     return processor

@@ -5,24 +5,20 @@ and batch scoring use, so a threshold calibrated offline means the same thing on
 
 - ``TransformersBackend`` wraps the model family's scorer (``ecomrel.scorer.load_scorer``; CPU or GPU): the exact
   numbers of batch scoring.
-- ``VllmBackend`` (GPU) runs vLLM's sequence-classification conversion of the causal LM: the classifier row is
-  ``W[yes] - W[no]`` of the LM head and its sigmoid is the two-way softmax, i.e. the same P(yes). The LoRA adapter
+- ``VllmBackend`` (GPU) runs vLLM's sequence-classification conversion of the causal LM, set up by
+  ``ecomrel.vllm_engine`` exactly as batch scoring sets it up (training's answer tokens; the classifier row is
+  ``W[yes] - W[no]`` of the LM head and its sigmoid is the two-way softmax, i.e. the same P(yes)). The LoRA adapter
   is applied per request (``LoRARequest``). The engine class is injectable so the path is testable without vLLM.
 """
 
 from __future__ import annotations
 
-import json
-import logging
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import Any, Literal, NamedTuple, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from ecomrel.prompts import DEFAULT_TEMPLATE, PromptTemplate
-
-log = logging.getLogger(__name__)
 
 
 class Row(NamedTuple):
@@ -95,65 +91,26 @@ class TransformersBackend:
         return [Scored(float(pi), n) for pi, n in zip(p, tokens, strict=True)]
 
 
-#: LoRA ranks vLLM accepts for ``max_lora_rank``.
-_VLLM_LORA_RANKS = (8, 16, 32, 64, 128, 256, 320, 512)
-
-
-def seq_cls_overrides(base_model: str) -> dict[str, Any]:
-    """``hf_overrides`` that turn a ``*ForCausalLM`` checkpoint into vLLM's yes/no sequence classifier."""
-    from transformers import AutoConfig
-
-    config = AutoConfig.from_pretrained(base_model)
-    archs = [a for a in (config.architectures or []) if a.endswith("ForCausalLM")]
-    if not archs:
-        raise ValueError(f"{base_model}: architectures {config.architectures} has no *ForCausalLM to convert")
-    if getattr(config, "final_logit_softcapping", None):
-        log.warning(
-            "%s soft-caps its logits; vLLM's two-way conversion does not, so its P(yes) differs from the "
-            "transformers backend the thresholds were calibrated with",
-            base_model,
-        )
-    return {
-        "architectures": [archs[0].removesuffix("ForCausalLM") + "ForSequenceClassification"],
-        "classifier_from_token": ["no", "yes"],
-        "method": "from_2_way_softmax",
-    }
-
-
-def _lora_rank(adapter: str) -> int:
-    r = int(json.loads((Path(adapter) / "adapter_config.json").read_text())["r"])
-    for allowed in _VLLM_LORA_RANKS:
-        if r <= allowed:
-            return allowed
-    raise ValueError(f"{adapter}: LoRA rank {r} exceeds vLLM's largest supported rank {_VLLM_LORA_RANKS[-1]}")
-
-
 class VllmBackend:
     """vLLM pooling runner on the converted classifier; prompts go in as token ids from our encoder."""
 
     name = "vllm"
 
-    def __init__(self, spec: BackendSpec, engine_cls: type | None = None, lora_request_cls: type | None = None) -> None:
+    def __init__(self, spec: BackendSpec, engine_cls: type | None = None) -> None:
+        """``engine_cls`` replaces ``vllm.LLM`` (tests); requests then carry ``ecomrel.vllm_engine.LoraRef``."""
         from ecomrel.lm import PromptEncoder
         from ecomrel.models import load_tokenizer
+        from ecomrel.vllm_engine import CLASSIFY_RUNNER, LoraRef, classifier_engine_kwargs
 
+        lora_request_cls = LoraRef
         if engine_cls is None:
             from vllm import LLM as engine_cls
-        if lora_request_cls is None:
             from vllm.lora.request import LoRARequest as lora_request_cls
         self.encoder = PromptEncoder(load_tokenizer(spec.base_model), spec.max_seq_len, spec.prompt_template)
-        kwargs: dict[str, Any] = {
-            "model": spec.base_model,
-            "runner": "pooling",
-            "dtype": spec.dtype,
-            "max_model_len": spec.max_seq_len,
-            "hf_overrides": seq_cls_overrides(spec.base_model),
-            "enable_lora": True,
-            "max_loras": 1,
-            "max_lora_rank": _lora_rank(spec.adapter),
-        }
-        kwargs.update(spec.engine_kwargs)
-        self.engine = engine_cls(**kwargs)
+        kwargs = classifier_engine_kwargs(
+            spec.base_model, spec.adapter, max_seq_len=spec.max_seq_len, dtype=spec.dtype, user=spec.engine_kwargs
+        )
+        self.engine = engine_cls(model=spec.base_model, **CLASSIFY_RUNNER, **kwargs)
         self.lora = lora_request_cls("relevance", 1, spec.adapter)
 
     def score(self, rows: Sequence[Row]) -> list[Scored]:

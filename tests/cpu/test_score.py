@@ -3,15 +3,12 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
-from types import SimpleNamespace
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-import torch
 
 from ecomrel.schema import RECORD_SCHEMA
 from ecomrel.scorer import TwoLogitScorer
@@ -175,125 +172,24 @@ def test_score_dataset_empty_input_writes_empty_dataset(ray_local, tmp_path, mod
     assert table.num_rows == 0 and table.schema.names == RECORD_SCHEMA.names + [P_YES]
 
 
-# --- vLLM backend with a fake engine -------------------------------------------------------------------------
-
-
-class _FakeClassifyEngine:
-    """Answers like vLLM's classify runner on the from_2_way_softmax conversion: it reads the classifier tokens
-    from ``hf_overrides`` and returns [sigmoid(h_last . (W[yes] - W[no]))] per prompt."""
-
-    def __init__(self, model: str, hf_overrides: dict) -> None:
-        from transformers import AutoModelForCausalLM, AutoTokenizer
-
-        assert hf_overrides["method"] == "from_2_way_softmax"
-        self.lm = AutoModelForCausalLM.from_pretrained(model).eval()
-        no, yes = AutoTokenizer.from_pretrained(model).convert_tokens_to_ids(hf_overrides["classifier_from_token"])
-        head = self.lm.get_output_embeddings().weight
-        self.score_weight = head[yes] - head[no]
-        self.engine_kwargs = {"disable_log_stats": True}
-        self.requests = 0
-
-    async def generate_async(self, row: dict):
-        from ray.llm._internal.batch.stages.vllm_engine_stage import vLLMOutputData
-
-        ids = [int(t) for t in row["tokenized_prompt"]]
-        with torch.inference_mode():
-            hidden = self.lm.get_decoder()(input_ids=torch.tensor([ids])).last_hidden_state[0, -1]
-            prob = torch.sigmoid(hidden @ self.score_weight).reshape(1).numpy()
-        request = SimpleNamespace(request_id=self.requests, idx_in_batch=row["__idx_in_batch"], params="classify")
-        self.requests += 1
-        output = vLLMOutputData(prompt="", prompt_token_ids=ids, num_input_tokens=len(ids), embeddings=prob)
-        return request, output.model_dump(), 0.0
-
-    def shutdown(self) -> None:
-        pass
-
-
-def _fake_vllm_builder(calls: list):
-    """A stand-in for ray.data.llm.build_processor: Ray's real Processor and vLLM stage UDF, fake engine."""
-
-    def build(config, preprocess, postprocess):
-        import ray
-        from ray import cloudpickle
-        from ray.llm._internal.batch.processor import Processor
-        from ray.llm._internal.batch.stages import StatefulStage
-        from ray.llm._internal.batch.stages.vllm_engine_stage import vLLMEngineStageUDF
-
-        calls.append(config)
-        # Ray workers cannot import this test module: ship the fake engine's classes by value.
-        cloudpickle.register_pickle_by_value(sys.modules[__name__])
-
-        class FakeEngineUDF(vLLMEngineStageUDF):
-            def __init__(self, data_column, expected_input_keys, model, engine_kwargs):
-                super(vLLMEngineStageUDF, self).__init__(data_column, expected_input_keys)
-                self.model, self.task_type = model, "classify"
-                self.should_continue_on_error = False
-                self.llm = _FakeClassifyEngine(model, engine_kwargs["hf_overrides"])
-                self.engine_kwargs = self.llm.engine_kwargs
-
-        stage = StatefulStage(
-            fn=FakeEngineUDF,
-            fn_constructor_kwargs={"model": config.model_source, "engine_kwargs": config.engine_kwargs},
-            map_batches_kwargs={
-                "zero_copy_batch": True,
-                "compute": ray.data.ActorPoolStrategy(size=1),
-                "max_concurrency": 2,
-            },
-        )
-        return Processor(config, [stage], preprocess=preprocess, postprocess=postprocess)
-
-    return build
-
-
-def test_vllm_config_is_the_two_way_softmax_conversion(model):
-    cfg = ScoreConfig(backend="vllm", dtype="bfloat16", vllm_engine_kwargs={"gpu_memory_utilization": 0.8})
-    config = vllm_processor_config(model, cfg)
-    assert config.task_type == "classify"
-    kw = config.engine_kwargs
-    assert kw["hf_overrides"] == {
-        "architectures": ["Qwen3ForSequenceClassification"],
-        "classifier_from_token": ["no", "yes"],
-        "method": "from_2_way_softmax",
-    }
-    assert kw["max_model_len"] == 256 and kw["dtype"] == "bfloat16" and kw["gpu_memory_utilization"] == 0.8
-    assert config.tokenize_stage is False and config.chat_template_stage is False
-
-
-def test_vllm_backend_with_fake_engine(model, ray_local, tmp_path):
-    parts = [_rows(10, offset=0), _rows(7, offset=50)]
-    src = _write_dataset(tmp_path / "in", parts)
-    out = tmp_path / "out"
-    calls: list = []
-    cfg = ScoreConfig(backend="vllm", rows_per_call=6)
-
-    stats = score_dataset(src, out, model, None, cfg, processor_builder=_fake_vllm_builder(calls))
-
-    assert len(calls) == 1 and stats["output_rows"] == 17
-    table = _read(out)
-    assert table.schema.names == RECORD_SCHEMA.names + [P_YES]
-    assert table.schema.field("label").type == pa.int8() and table.schema.field(P_YES).type == pa.float64()
-    rows = [r for part in parts for r in part]
-    got = {r["id"]: r for r in table.to_pylist()}
-    for r in rows:
-        assert {k: got[r["id"]][k] for k in r} == r
-    want = _direct(model, rows, prefix_cache=False)
-    np.testing.assert_allclose([got[i][P_YES] for i in want], list(want.values()), atol=1e-5, rtol=0)
+# --- vLLM backend (the engine itself: tests/cpu/test_vllm_engine.py) -----------------------------------------
 
 
 def test_vllm_processor_builds_with_rays_builder(model, ray_local):
-    """The production config goes through Ray's real builder: one vLLM stage (ids arrive tokenized), one GPU each."""
+    """The production config goes through Ray's real builder: one vLLM stage (ids arrive tokenized), one GPU each,
+    the base model as the stage's model."""
     from ray.data.llm import build_processor
 
-    processor = build_processor(vllm_processor_config(model, ScoreConfig(backend="vllm", concurrency=2)))
+    processor = build_processor(vllm_processor_config(model, None, ScoreConfig(backend="vllm", concurrency=2)))
     assert processor.list_stage_names() == ["vLLMEngineStage"]
     stage = processor.get_stage_by_name("vLLMEngineStage")
     assert stage.fn_constructor_kwargs["task_type"] == "classify"
     assert stage.fn_constructor_kwargs["engine_kwargs"]["hf_overrides"]["method"] == "from_2_way_softmax"
-    assert stage.map_batches_kwargs["num_gpus"] == 1
+    assert stage.map_batches_kwargs["num_gpus"] == 1 and stage.fn_constructor_kwargs["model"] == model
 
 
 def test_vllm_requests_use_the_adapters_prompt_template(tiny_model):
-    """vLLM scores merged weights, which do not carry the adapter's template record: it is passed in."""
+    """Each row's ids come from the adapter's prompt template; with an adapter the row names it as its ``model``."""
     from ecomrel.lm import PromptEncoder
     from ecomrel.models import load_tokenizer
     from pipelines.score import _vllm_request
@@ -301,7 +197,10 @@ def test_vllm_requests_use_the_adapters_prompt_template(tiny_model):
     row = {"task": "QC", "query": "red dress", "target": "women,clothing,dresses"}
     tok = load_tokenizer(str(tiny_model))
     for template in ("alpaca", "compact"):
-        ids = _vllm_request(row, model_source=str(tiny_model), max_seq_len=128, template=template)["tokenized_prompt"]
+        req = _vllm_request(row, base_model=str(tiny_model), adapter="/a", max_seq_len=128, template=template)
+        ids, model = req["tokenized_prompt"], req["model"]
+        assert model == "/a"
         assert ids == PromptEncoder(tok, 128, template).encode(row["task"], row["query"], row["target"])
-    compact = _vllm_request(row, model_source=str(tiny_model), max_seq_len=128, template="compact")
+    compact = _vllm_request(row, base_model=str(tiny_model), adapter=None, max_seq_len=128, template="compact")
+    assert "model" not in compact
     assert len(compact["tokenized_prompt"]) < len(PromptEncoder(tok, 128).encode("QC", "red dress", row["target"]))

@@ -10,7 +10,6 @@ import json
 import socket
 import sys
 import time
-from collections import namedtuple
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from types import SimpleNamespace
@@ -375,9 +374,6 @@ def test_metrics_are_exported_under_the_listed_names(service, ray_local):
     assert not missing, (missing, ours)
 
 
-FakeLoRARequest = namedtuple("FakeLoRARequest", "lora_name lora_int_id lora_path")
-
-
 class FakeLLM:
     """Answers ``classify`` like vLLM's converted classifier: probs = [P(yes)] from the prompt token ids."""
 
@@ -402,14 +398,15 @@ def test_vllm_backend_with_fake_engine(model_dir, reference):
 
     t = Thresholds.load(model_dir)
     spec = BackendSpec(kind="vllm", base_model=t.base_model, adapter=t.adapter, engine_kwargs={"enforce_eager": True})
-    backend = VllmBackend(spec, engine_cls=FakeLLM, lora_request_cls=FakeLoRARequest)
+    backend = VllmBackend(spec, engine_cls=FakeLLM)
     kw = backend.engine.kwargs
     assert kw["hf_overrides"] == {
         "architectures": ["Qwen3ForSequenceClassification"],
         "classifier_from_token": ["no", "yes"],
         "method": "from_2_way_softmax",
     }
-    assert kw["runner"] == "pooling" and kw["enable_lora"] and kw["max_lora_rank"] == 8 and kw["enforce_eager"]
+    assert kw["runner"] == "pooling" and kw["convert"] == "classify" and kw["enable_lora"] and kw["enforce_eager"]
+    assert kw["max_lora_rank"] == 8
     assert backend.lora.lora_path == t.adapter
     rows = [Row(*p[:3]) for p in PAIRS]
     got = backend.score(rows)
