@@ -14,7 +14,8 @@ output::
 Fault tolerance has two levels. A worker that dies is replaced by Ray Train (``FailureConfig(max_failures)``)
 and the new worker group resumes from the latest checkpoint. A driver that dies leaves the run in
 ``out_dir/ray/model``; calling ``train_model`` again with the same config and data resumes from there (Train V2
-reloads the run's checkpoint list from storage when the same ``RunConfig(name, storage_path)`` is used).
+reloads the run's checkpoint list from storage when the same ``RunConfig(name, storage_path)`` is used), and the
+``train`` stage keeps ``ray/`` when it clears its folder for a re-run (``ecomrel.manifest.run_stage``'s ``keep``).
 A changed config or dataset starts a fresh run instead of resuming an incompatible one.
 """
 
@@ -43,6 +44,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 RUN_NAME = "model"
+#: The stage folder's entry for Ray Train's storage, which the ``train`` stage keeps across runs to resume from.
+CHECKPOINT_STORAGE = "ray"
 METRICS_FILE = "metrics.jsonl"
 _RUN_KEY_FILE = "run_key.json"
 #: Settings that may change between a killed run and its resumption without invalidating its checkpoints.
@@ -128,7 +131,7 @@ def train_model(
     train_dir, out_dir = Path(train_dir), Path(out_dir).resolve()
     ds = read_train_dir(train_dir)
     key = resume_key(cfg, fingerprint(train_dir))
-    storage = out_dir / "ray"
+    storage = out_dir / CHECKPOINT_STORAGE
     _prepare_storage(storage, key, resume)
 
     trainer = TorchTrainer(
@@ -196,4 +199,5 @@ def train_stage(cfg: TrainConfig, trainset: Path, out: Path, force: bool = False
             "workers": result.workers,
         }
 
-    return run_stage("train", out, cfg.digest(), [trainset], body, force)
+    # Ray Train's checkpoints (``ray/``) outlive a killed run: the next one resumes from the last of them.
+    return run_stage("train", out, cfg.digest(), [trainset], body, force, keep=[CHECKPOINT_STORAGE])
