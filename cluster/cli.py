@@ -14,7 +14,7 @@ from typing import Annotated
 
 import typer
 
-from cluster.jobs import jobs_app, submit_command
+from cluster.jobs import RUN_FOLDER_PREFIX, jobs_app, submit_command
 from ecomrel.config import ConfigError, RayConfig
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
@@ -115,6 +115,7 @@ def run(
         cfg = load_config(config, set_ or [])
     except ConfigError as exc:
         _fail(str(exc))
+    typer.echo(RUN_FOLDER_PREFIX + str(cfg.run_dir.absolute()))
     run_recipe(cfg, force=force)
 
 
