@@ -3,16 +3,23 @@ stage), with the checks that span sections.
 
 ``load_config(path, overrides=["train.trainer.r=8", ...])`` reads a recipe YAML; ``config_from_overrides(tree, ...)``
 validates a tree already in memory. A stage that may be left out is off when its section is omitted.
+
+Inside a Ray job a relative ``runs_dir`` is resolved against ``$ECOMREL_STORAGE`` (``ecomrel submit --storage``,
+or the cluster definitions' shared volume): relative to the job's working dir it would land in the unpacked
+working-dir package, which Ray deletes with the session.
 """
 
 from __future__ import annotations
 
+import os
+import socket
 from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, model_validator
 
-from ecomrel.config import RayConfig, Section, load_tree, parse
+from cluster.ray_runtime import inside_ray_job
+from ecomrel.config import ConfigError, RayConfig, Section, load_tree, parse
 from evaluation.calibrate import CalibrateConfig
 from pipelines.audit import AuditConfig
 from pipelines.embed import EmbedConfig
@@ -87,9 +94,35 @@ class RecipeConfig(Section):
         return TrainConfig.model_validate({**self.train.model_dump(), **self.selfval.initial_train})
 
 
+#: A folder that outlives a Ray job (shared by the cluster's nodes): a job's relative runs_dir is resolved against it.
+STORAGE_ENV = "ECOMREL_STORAGE"
+
+
+def _storage_runs_dir(cfg: RecipeConfig, origin: str) -> RecipeConfig:
+    """Inside a Ray job, resolve a relative runs_dir against ``$ECOMREL_STORAGE``; refuse when it is unset or not a
+    folder here. Outside a job, and for an absolute runs_dir, the config is returned unchanged."""
+    if Path(cfg.runs_dir).is_absolute() or not inside_ray_job():
+        return cfg
+    storage = os.environ.get(STORAGE_ENV)
+    if not storage:
+        raise ConfigError(
+            f"{origin}: runs_dir {cfg.runs_dir!r} is relative, and this Ray job's working dir is deleted with the Ray "
+            f"session: set {STORAGE_ENV} to a folder every node sees (`ecomrel submit --storage PATH`, or the "
+            "runtime env's env_vars with `ray job submit`), or give an absolute runs_dir"
+        )
+    if not (Path(storage).is_absolute() and Path(storage).is_dir()):
+        raise ConfigError(
+            f"{STORAGE_ENV}={storage}: not an existing absolute folder on this node ({socket.gethostname()}); give "
+            "`ecomrel submit --storage` a folder every node of the cluster sees (/mnt/cluster_storage on the "
+            "clusters of cluster/aws.yaml, cluster/gcp.yaml and cluster/k8s/)"
+        )
+    return cfg.model_copy(update={"runs_dir": str(Path(storage) / cfg.runs_dir)})
+
+
 def config_from_overrides(tree: dict, overrides: list[str], origin: str = "--set") -> RecipeConfig:
-    """Validate a recipe tree after applying ``--set`` overrides and expanding environment variables."""
-    return parse(RecipeConfig, tree, overrides, origin)
+    """Validate a recipe tree after applying ``--set`` overrides and expanding environment variables; inside a Ray
+    job, a relative runs_dir is resolved against ``$ECOMREL_STORAGE``."""
+    return _storage_runs_dir(parse(RecipeConfig, tree, overrides, origin), origin)
 
 
 def load_config(path: str | Path, overrides: list[str] | None = None) -> RecipeConfig:

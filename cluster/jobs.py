@@ -1,7 +1,8 @@
 """Run ecomrel commands on a Ray cluster as Ray jobs, and follow them: ``ecomrel submit`` and ``ecomrel jobs``.
 
-A job's entrypoint is ``python -m cluster.cli <command>`` (usually ``run --config FILE``), started by the cluster's
-job supervisor. Its code comes from one of three places:
+A job's entrypoint is ``python -m cluster.preflight && python -m cluster.cli <command>`` (usually
+``run --config FILE``), started by the cluster's job supervisor: the preflight fails at once, naming the interpreter
+and what it lacks, when the job's ``python`` cannot run ecomrel. Its code comes from one of three places:
 
 - the repository, uploaded as the job's ``working_dir`` (unpacked on every node that runs the job's tasks, first
   on ``PYTHONPATH``) with the ``WORKING_DIR_EXCLUDES`` left behind: the default, and what makes a job run exactly
@@ -11,6 +12,13 @@ job supervisor. Its code comes from one of three places:
   podman). Ray allows only ``env_vars`` and ``config`` beside ``image_uri``.
 
 Without an upload, paths (``--config``) are the cluster's or the image's and are passed unchanged.
+
+Where the results go: a job's relative ``runs_dir`` is resolved against a folder that outlives the job, passed to it
+as ``ECOMREL_STORAGE`` (``cluster.config`` resolves it in the job): ``--storage`` / ``ECOMREL_STORAGE`` here, else the
+checkout's own folder when the cluster is this machine; ``ecomrel submit`` refuses an uploaded ``run`` whose
+runs_dir is relative otherwise. The job prints its absolute ``run folder:`` first; ``ecomrel jobs logs`` repeats it
+last, and ``ecomrel jobs fetch`` copies that folder back through a Ray Client connection (``ray://HEAD:10001``), for
+callers that do not share the cluster's storage.
 
 Both talk to the dashboard's job API with Ray's token authentication: the token comes from ``RAY_AUTH_TOKEN``,
 the file named by ``RAY_AUTH_TOKEN_PATH``, or ``~/.ray/auth_token`` (Ray's own precedence, read by Ray's own
@@ -24,12 +32,16 @@ import asyncio
 import os
 import secrets
 import shlex
+import socket
 import sys
+import tarfile
+import tempfile
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Annotated, Any, TextIO
+from urllib.parse import urlsplit
 
 import typer
 
@@ -37,6 +49,12 @@ if TYPE_CHECKING:
     from ray.job_submission import JobDetails, JobStatus, JobSubmissionClient
 
 DEFAULT_ADDRESS = "http://127.0.0.1:8265"
+RAY_CLIENT_PORT = 10001  # `ray start --head`'s Ray Client server, which `ecomrel jobs fetch` connects to
+
+#: A folder that outlives a job, shared by the cluster's nodes: a job's relative runs_dir is resolved against it.
+STORAGE_ENV = "ECOMREL_STORAGE"
+#: The line a job's `run` prints first (cluster/cli.py), which `ecomrel jobs logs` and `jobs fetch` read back.
+RUN_FOLDER_PREFIX = "run folder: "
 
 #: Left out of the uploaded working dir (gitignore syntax, relative to it): run outputs, environments, caches.
 WORKING_DIR_EXCLUDES = [
@@ -60,7 +78,8 @@ FORWARDED_ENV = ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "TOKENIZERS_PARALLELI
 _NO_TOKEN = (
     "no Ray auth token found: set RAY_AUTH_TOKEN, point RAY_AUTH_TOKEN_PATH at a file holding it, or put it in "
     "~/.ray/auth_token (`ray get-auth-token` prints it on the head node; on Kubernetes it is in the cluster's "
-    "auth Secret)"
+    "auth Secret). A cluster started with `ray start --head` on a machine without a token runs without "
+    "authentication: `ray stop`, `ray get-auth-token --generate`, then `ray start --head` again"
 )
 
 
@@ -116,8 +135,72 @@ def client(address: str | None = None) -> JobSubmissionClient:
 
 
 def entrypoint(cli_args: Sequence[str]) -> str:
-    """The shell command the job runs: the ecomrel CLI by module, so it needs no installed console script."""
-    return shlex.join(["python", "-m", "cluster.cli", *cli_args])
+    """The shell command the job runs: the dependency check (cluster/preflight.py, standard library only), then the
+    ecomrel CLI by module, so it needs no installed console script."""
+    return "python -m cluster.preflight && " + shlex.join(["python", "-m", "cluster.cli", *cli_args])
+
+
+def is_local(address: str | None) -> bool:
+    """Whether the dashboard address names this machine (loopback or this host's name)."""
+    address = address or DEFAULT_ADDRESS
+    if address == "auto":
+        return True
+    host = urlsplit(address if "://" in address else f"http://{address}").hostname
+    return host in ("127.0.0.1", "localhost", "::1", socket.gethostname(), socket.getfqdn())
+
+
+def storage_root(storage: str | None, address: str | None) -> Path | None:
+    """Where a job's relative runs_dir is resolved: ``storage`` (--storage / ECOMREL_STORAGE), else this checkout
+    when the cluster runs on this machine; None when neither holds."""
+    if storage:
+        if not Path(storage).is_absolute():
+            raise JobsError(f"--storage {storage}: give an absolute path, as the cluster's nodes see it")
+        return Path(storage)
+    root = repo_root()
+    return root if is_local(address) and root.is_dir() else None
+
+
+def _set_args(cli_args: list[str]) -> list[str]:
+    """The ``--set key=value`` overrides of a ``run`` command."""
+    out = []
+    for i, arg in enumerate(cli_args):
+        if arg == "--set" and i + 1 < len(cli_args):
+            out.append(cli_args[i + 1])
+        elif arg.startswith("--set="):
+            out.append(arg.removeprefix("--set="))
+    return out
+
+
+def planned_run_folder(cli_args: list[str], storage: Path | None, address: str | None = None) -> Path:
+    """The absolute run folder an uploaded ``run`` command (as ``job_args`` rewrote it) will write: the config's
+    runs_dir, resolved against ``storage`` when relative, / name. Refuses a relative runs_dir without storage."""
+    from cluster.config import load_config
+    from ecomrel.config import ConfigError
+
+    _, value = _config_arg(cli_args)
+    config = value.removeprefix("--config=")
+    try:
+        cfg = load_config(repo_root() / config, _set_args(cli_args))
+    except ConfigError as exc:
+        raise JobsError(str(exc)) from exc
+    runs = Path(cfg.runs_dir)
+    if not runs.is_absolute():
+        if storage is None:
+            raise JobsError(
+                f"{config}: runs_dir {cfg.runs_dir!r} is relative and the cluster at {address or DEFAULT_ADDRESS} "
+                "is not this machine, so the results would land in the job's working dir, which Ray deletes with "
+                f"the session. Give a folder every node sees: `ecomrel submit --storage PATH` or `export "
+                f"{STORAGE_ENV}=PATH` (/mnt/cluster_storage on the clusters of cluster/aws.yaml, cluster/gcp.yaml "
+                "and cluster/k8s/), or an absolute runs_dir"
+            )
+        runs = storage / runs
+    return runs / cfg.name
+
+
+def reported_run_folder(log_text: str) -> str | None:
+    """The absolute run folder a job printed (the last ``run folder:`` line of its logs), or None."""
+    found = [line for line in log_text.splitlines() if line.startswith(RUN_FOLDER_PREFIX)]
+    return found[-1].removeprefix(RUN_FOLDER_PREFIX).strip() if found else None
 
 
 def runtime_env(
@@ -195,21 +278,27 @@ def submit(
     upload: bool = True,
     submission_id: str | None = None,
     env: Mapping[str, str] | None = None,
-) -> str:
-    """Submit ``python -m cluster.cli <cli_args>`` as a Ray job; returns its submission id.
+    storage: str | None = None,
+) -> tuple[str, Path | None]:
+    """Submit ``python -m cluster.cli <cli_args>`` as a Ray job; returns its submission id and, for an uploaded
+    ``run``, the absolute run folder it will write (None when the config is the cluster's: the job prints it).
 
-    ``upload``: ship the repository as the working dir (ignored with ``image``, whose code the job runs)."""
+    ``upload``: ship the repository as the working dir (ignored with ``image``, whose code the job runs).
+    ``storage``: the folder a relative runs_dir is resolved against (see ``storage_root``)."""
     upload = upload and not image
     args = job_args(cli_args, upload)
+    root = storage_root(storage, address)
+    folder = planned_run_folder(args, root, address) if upload and args[0] == "run" else None
     sid = submission_id or default_submission_id(args)
     jobs = client(address)
     with _job_errors(f"job {sid}: submission refused"):
-        return jobs.submit_job(
+        jobs.submit_job(
             entrypoint=entrypoint(args),
-            runtime_env=runtime_env(image, env, upload),
+            runtime_env=runtime_env(image, {**({STORAGE_ENV: str(root)} if root else {}), **(env or {})}, upload),
             submission_id=sid,
             metadata={"submitted_by": "ecomrel", "command": " ".join(args)[:512]},
         )
+    return sid, folder
 
 
 def details(submission_id: str, address: str | None = None) -> JobDetails:
@@ -240,18 +329,84 @@ def wait(
     return status
 
 
-def follow(submission_id: str, address: str | None = None, out: TextIO = sys.stdout) -> JobStatus:
-    """Stream the job's logs to ``out`` until it ends; return its final status."""
+def follow(submission_id: str, address: str | None = None, out: TextIO = sys.stdout) -> tuple[JobStatus, str]:
+    """Stream the job's logs to ``out`` until it ends; return its final status and the logs."""
     jobs = client(address)
+    chunks: list[str] = []
 
     async def tail() -> None:
         async for chunk in jobs.tail_job_logs(submission_id):
+            chunks.append(chunk)
             out.write(chunk)
             out.flush()
 
     with _job_errors(f"job {submission_id}"):
         asyncio.run(tail())
-    return wait(submission_id, address)
+    return wait(submission_id, address), "".join(chunks)
+
+
+def client_address(address: str | None) -> str:
+    """The Ray Client address of the cluster whose dashboard is ``address``: the same host, port 10001."""
+    address = address or DEFAULT_ADDRESS
+    host = "127.0.0.1" if address == "auto" else urlsplit(address if "://" in address else f"http://{address}").hostname
+    return f"ray://{host}:{RAY_CLIENT_PORT}"
+
+
+def fetch(
+    submission_id: str,
+    dest: Path,
+    address: str | None = None,
+    ray_client: str | None = None,
+    everything: bool = False,
+) -> Path:
+    """Copy the run folder of an ended job into ``dest``/<run name>; returns that folder.
+
+    The folder is read on the cluster, by an actor on the job's driver node (any node when that one is gone, as
+    shared storage is seen from every node), which tars it into a temporary file there and hands it over in chunks
+    through Ray Client (``ray_client``, default ``ray://<dashboard host>:10001``): the caller needs no access to the
+    cluster's storage. Stage datasets and training checkpoints stay behind unless ``everything``."""
+    import ray
+    from ray import cloudpickle
+    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+    from cluster import run_archive
+
+    info = details(submission_id, address)
+    if not info.status.is_terminal():
+        raise JobsError(f"job {submission_id} is {info.status.value}: fetch its run folder once it has ended")
+    folder = reported_run_folder(logs(submission_id, address))
+    if folder is None:
+        raise JobsError(f"job {submission_id} reported no run folder (no `{RUN_FOLDER_PREFIX}` line in its logs)")
+    target = dest / PurePosixPath(folder).name
+    dest.mkdir(parents=True, exist_ok=True)
+    url = ray_client or client_address(address)
+    cloudpickle.register_pickle_by_value(run_archive)  # the cluster needs only the standard library to run it
+    try:
+        ray.init(url, log_to_driver=False)
+    except (ConnectionError, RuntimeError) as exc:
+        hint = f"forward the head's port {RAY_CLIENT_PORT} or give --ray-client"
+        raise JobsError(f"Ray Client at {url}: {exc} ({hint})") from exc
+    try:
+        placement = NodeAffinitySchedulingStrategy(info.driver_node_id, soft=True) if info.driver_node_id else None
+        archive = (
+            ray.remote(run_archive.RunFolderArchive)
+            .options(num_cpus=0, scheduling_strategy=placement or "DEFAULT")
+            .remote(folder, everything)
+        )
+        try:
+            chunks = ray.get(archive.chunks.remote())
+        except ray.exceptions.RayError as exc:
+            raise JobsError(f"job {submission_id}: cannot read {folder} on the cluster: {exc}") from exc
+        with tempfile.TemporaryFile(dir=dest) as tmp:
+            for i in range(chunks):
+                tmp.write(ray.get(archive.chunk.remote(i)))
+            tmp.seek(0)
+            with tarfile.open(fileobj=tmp) as tar:
+                tar.extractall(target, filter="data")
+        ray.kill(archive)
+    finally:
+        ray.shutdown()
+    return target
 
 
 def stop(submission_id: str, address: str | None = None) -> bool:
@@ -262,7 +417,7 @@ def stop(submission_id: str, address: str | None = None) -> bool:
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# CLI: `ecomrel submit` (registered by cluster/cli.py) and `ecomrel jobs status|logs|stop`.
+# CLI: `ecomrel submit` (registered by cluster/cli.py) and `ecomrel jobs status|logs|fetch|stop`.
 # ---------------------------------------------------------------------------------------------------------------
 
 Dashboard = Annotated[
@@ -275,7 +430,9 @@ Dashboard = Annotated[
     ),
 ]
 
-jobs_app = typer.Typer(no_args_is_help=True, help="Follow, inspect and stop ecomrel jobs on a Ray cluster.")
+jobs_app = typer.Typer(
+    no_args_is_help=True, help="Follow, inspect, stop ecomrel jobs on a Ray cluster, and fetch their run folders."
+)
 
 
 def _run(fn, *args, **kwargs):
@@ -288,6 +445,11 @@ def _run(fn, *args, **kwargs):
 
 def _exit_code(status: JobStatus) -> int:
     return 0 if status.value == "SUCCEEDED" else 1
+
+
+def _echo_run_folder(log_text: str) -> None:
+    folder = reported_run_folder(log_text)
+    typer.echo(RUN_FOLDER_PREFIX + (folder or "not reported (the job printed none: it has not started `run` yet)"))
 
 
 def _parse_env(items: list[str] | None) -> dict[str, str]:
@@ -324,12 +486,21 @@ def submit_command(
     env: Annotated[
         list[str] | None, typer.Option("--env", help="KEY=VALUE for the job's environment (repeatable).")
     ] = None,
+    storage: Annotated[
+        str | None,
+        typer.Option(
+            envvar=STORAGE_ENV,
+            help="Absolute folder, as the cluster's nodes see it, that outlives the job: a relative runs_dir is "
+            "resolved against it (/mnt/cluster_storage on the clusters of cluster/aws.yaml, gcp.yaml, k8s/). "
+            "Default: this checkout when the cluster runs on this machine.",
+        ),
+    ] = None,
     wait_: Annotated[
         bool, typer.Option("--wait", help="Stream the logs until the job ends; exit 1 unless it succeeded.")
     ] = False,
 ) -> None:
     """Submit an ecomrel command to a Ray cluster as a Ray job: `ecomrel submit -- run --config FILE`."""
-    sid = _run(
+    sid, folder = _run(
         submit,
         cli_args,
         address=address,
@@ -337,11 +508,14 @@ def submit_command(
         upload=not no_upload,
         submission_id=submission_id,
         env=_run(_parse_env, env),
+        storage=storage,
     )
     typer.echo(f"submitted {sid}")
+    typer.echo(RUN_FOLDER_PREFIX + (str(folder) if folder else "printed by the job (`ecomrel jobs logs ID`)"))
     if wait_:
-        status = _run(follow, sid, address)
+        status, text = _run(follow, sid, address)
         typer.echo(f"job {sid}: {status.value}")
+        _echo_run_folder(text)
         raise typer.Exit(_exit_code(status))
     typer.echo(f"follow it with: ecomrel jobs logs --follow {sid}")
 
@@ -366,10 +540,37 @@ def logs_command(
     address: Dashboard = None,
     follow_: Annotated[bool, typer.Option("--follow", "-f", help="Keep streaming until the job ends.")] = False,
 ) -> None:
-    """Print a job's driver logs (everything the entrypoint wrote)."""
+    """Print a job's driver logs (everything the entrypoint wrote), then the absolute run folder it reported."""
     if follow_:
-        raise typer.Exit(_exit_code(_run(follow, submission_id, address)))
-    typer.echo(_run(logs, submission_id, address), nl=False)
+        status, text = _run(follow, submission_id, address)
+        _echo_run_folder(text)
+        raise typer.Exit(_exit_code(status))
+    text = _run(logs, submission_id, address)
+    typer.echo(text, nl=False)
+    _echo_run_folder(text)
+
+
+@jobs_app.command("fetch")
+def fetch_command(
+    submission_id: Annotated[str, typer.Argument(help="Submission id of an ended job.")],
+    dest: Annotated[Path, typer.Argument(help="Local folder that receives the run folder (as DEST/<run name>).")],
+    address: Dashboard = None,
+    ray_client: Annotated[
+        str | None,
+        typer.Option(
+            "--ray-client",
+            help=f"Ray Client address of the cluster (default ray://<dashboard host>:{RAY_CLIENT_PORT}; "
+            f"`kubectl port-forward svc/<cluster>-head-svc {RAY_CLIENT_PORT}` or `ray attach CLUSTER.yaml "
+            f"-p {RAY_CLIENT_PORT}` forwards it).",
+        ),
+    ] = None,
+    everything: Annotated[
+        bool, typer.Option("--all", help="Also the stage datasets and training checkpoints (large).")
+    ] = False,
+) -> None:
+    """Copy an ended job's run folder (reports, thresholds, adapter, manifests) from the cluster to DEST."""
+    target = _run(fetch, submission_id, dest, address, ray_client, everything)
+    typer.echo(f"fetched {submission_id} -> {target}")
 
 
 @jobs_app.command("stop")

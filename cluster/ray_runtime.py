@@ -17,6 +17,11 @@ from ecomrel.config import RayConfig
 log = logging.getLogger(__name__)
 
 
+def inside_ray_job() -> bool:
+    """True in the driver of a Ray job (the job supervisor sets its config in the entrypoint's environment)."""
+    return "RAY_JOB_CONFIG_JSON_ENV_VAR" in os.environ
+
+
 def connect(cfg: RayConfig | None = None) -> ray.runtime_context.RuntimeContext:
     """Join ``cfg.address`` / ``RAY_ADDRESS`` if given, else start an embedded local Ray. Idempotent."""
     cfg = cfg or RayConfig()
@@ -30,8 +35,7 @@ def connect(cfg: RayConfig | None = None) -> ray.runtime_context.RuntimeContext:
     }
     # Inside a Ray job the job's own runtime env already reaches every worker, and Ray refuses to merge keys the
     # job set; only a driver we start ourselves passes them on.
-    inside_job = "RAY_JOB_CONFIG_JSON_ENV_VAR" in os.environ
-    runtime_env = {"env_vars": env_vars} if env_vars and not inside_job else None
+    runtime_env = {"env_vars": env_vars} if env_vars and not inside_ray_job() else None
     if address:
         log.info("joining Ray cluster at %s", address)
         ray.init(address=address, runtime_env=runtime_env, log_to_driver=True)
