@@ -1,14 +1,25 @@
-"""Read and write ecomrel datasets (Parquet folders with ``ecomrel.schema.RECORD_SCHEMA`` columns)."""
+"""Read and write ecomrel datasets (Parquet folders with ``ecomrel.schema.RECORD_SCHEMA`` columns).
+
+Stages stream: :func:`read_dataset` opens a folder as a Ray Dataset (``ray.data.read_parquet``) and
+:func:`write_dataset` writes one with ``Dataset.write_parquet`` (one file per block), so no stage holds a table in
+its driver. Small consumers (calibration, the report, tests) read a whole folder into pandas with
+:func:`read_records`; :func:`write_records` writes a pandas frame the driver already holds.
+"""
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from .schema import RECORD_COLUMNS, RECORD_SCHEMA
+
+if TYPE_CHECKING:
+    import ray.data
 
 
 def dataset_path(path: str | Path) -> Path:
@@ -22,7 +33,39 @@ def dataset_path(path: str | Path) -> Path:
 
 
 def read_records(path: str | Path, columns: list[str] | None = None) -> pd.DataFrame:
+    """A whole dataset (every Parquet file of its folder) as one pandas frame: for small consumers only."""
     return pq.read_table(dataset_path(path), columns=columns).to_pandas()
+
+
+def read_dataset(path: str | Path, columns: list[str] | None = None) -> ray.data.Dataset:
+    """A dataset folder as a lazy Ray Dataset (read in parallel, streamed; nothing is read here)."""
+    import ray.data
+
+    return ray.data.read_parquet(str(dataset_path(path)), columns=columns)
+
+
+def _cast(batch: pa.Table, schema: pa.Schema) -> pa.Table:
+    return pa.Table.from_arrays(
+        [batch[name].cast(f.type) for name, f in zip(schema.names, schema, strict=True)], schema=schema
+    )
+
+
+def write_dataset(ds: ray.data.Dataset, data_dir: str | Path, schema: pa.Schema = RECORD_SCHEMA) -> Path:
+    """Write ``ds`` with ``Dataset.write_parquet`` into ``data_dir`` (replaced), its columns cast to ``schema``.
+
+    Written blocks become files as they are produced, so the dataset never passes through the driver. A dataset
+    with no rows writes one empty file with ``schema``: readers still see the columns.
+    """
+    data_dir = Path(data_dir)
+    if data_dir.exists():
+        shutil.rmtree(data_dir)
+    ds.map_batches(_cast, fn_kwargs={"schema": schema}, batch_format="pyarrow", batch_size=None).write_parquet(
+        str(data_dir)
+    )
+    if not any(data_dir.glob("*.parquet")):
+        data_dir.mkdir(parents=True, exist_ok=True)
+        pq.write_table(schema.empty_table(), data_dir / "empty.parquet")
+    return data_dir
 
 
 def write_records(
