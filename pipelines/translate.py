@@ -42,14 +42,14 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.parquet as pq
 from pydantic import Field, model_validator
 
+from ecomrel import telemetry
 from ecomrel.config import ActorPool, Toggle, VllmBackend
 from ecomrel.languages import LANGUAGES, to_iso
 from ecomrel.manifest import Manifest, StageRun, read_manifest, run_stage
-from ecomrel.records import read_records, write_records
-from ecomrel.schema import RECORD_COLUMNS, UNLABELED, Source, Split
+from ecomrel.records import read_dataset, write_dataset
+from ecomrel.schema import RECORD_COLUMNS, RECORD_SCHEMA, UNLABELED, Source, Split
 from pipelines.audit import load_audit
 from pipelines.embed import EmbedConfig, Embedder
 from pipelines.translators import Translator, build_vllm_translator, make_translator
@@ -114,6 +114,8 @@ PLAN_COLUMNS: tuple[str, ...] = (
     "target",
     "label",
 )
+#: Columns the plan reads from the training rows.
+_PLAN_INPUT: tuple[str, ...] = ("id", "task", "split", "language", "query", "target", "label")
 #: Columns the gate adds.
 GATE_COLUMNS: tuple[str, ...] = (
     "detected_language",
@@ -125,6 +127,11 @@ GATE_COLUMNS: tuple[str, ...] = (
 )
 #: Extra columns of accepted rows, after the record columns.
 LINEAGE_COLUMNS: tuple[str, ...] = ("source_language", "source_query")
+
+#: Accepted rows on disk: the record columns, then the lineage columns.
+TRANSLATED_SCHEMA = RECORD_SCHEMA.append(pa.field("source_language", pa.string())).append(
+    pa.field("source_query", pa.string())
+)
 
 REJECT_SCHEMA = pa.schema(
     [
@@ -173,10 +180,9 @@ class Pair:
         return float((self.rows["label"] == 1).mean()) if len(self.rows) else float("nan")
 
 
-def _pair_seed(seed: int, task: str, source: str, target: str) -> int:
-    """A stable seed per pair (Python's hash() is salted per process, so it cannot be used)."""
-    digest = hashlib.sha256(f"{seed}:{task}:{source}:{target}".encode()).digest()
-    return int.from_bytes(digest[:8], "little")
+def _sampling_key(seed: int, task: str, source: str, target: str) -> str:
+    """The 16-character hash key of a pair's sampling order (Python's hash() is salted per process)."""
+    return hashlib.sha256(f"{seed}:{task}:{source}:{target}".encode()).hexdigest()[:16]
 
 
 def _quotas(counts: pd.Series, n: int) -> dict[int, int]:
@@ -189,57 +195,135 @@ def _quotas(counts: pd.Series, n: int) -> dict[int, int]:
     return {int(label): int(q) for label, q in quota.items()}
 
 
-def stratified_sample(rows: pd.DataFrame, n: int, seed: int) -> pd.DataFrame:
-    """``n`` rows (all of them when fewer) with the label shares of ``rows``; same seed, same rows."""
-    if n >= len(rows):
-        return rows.sort_values("id", kind="stable")
-    rng = np.random.default_rng(seed)
-    quotas = _quotas(rows["label"].value_counts().sort_index(), n)
-    parts = [rows[rows["label"] == label].sample(q, random_state=rng) for label, q in quotas.items() if q]
-    return pd.concat(parts).sort_values("id", kind="stable")
-
-
-def plan_translation(train_df: pd.DataFrame, zero_shot: dict[str, list[str]], cfg: TranslateConfig) -> list[Pair]:
-    """Pairs (task x source language x zero-shot language) with their sampled source rows.
-
-    ``train_df`` holds record columns; rows that are not labelled training rows are ignored, so the whole ingest
-    output can be passed. A source language with no rows for a task is skipped for that task (and logged).
-    """
-    for col in ("id", "task", "language", "query", "target", "label"):
-        if col not in train_df.columns:
-            raise ValueError(f"plan_translation: training rows lack the column {col!r}")
-    labelled = train_df[train_df["label"] != UNLABELED]
-    if "split" in labelled.columns:
-        labelled = labelled[labelled["split"] == Split.TRAIN.value]
-    pairs: list[Pair] = []
+def _check_languages(zero_shot: dict[str, list[str]], cfg: TranslateConfig) -> None:
     for task in sorted(zero_shot):
-        targets = list(dict.fromkeys(zero_shot[task]))
-        for lang in [*targets, *cfg.source_languages]:
+        for lang in [*zero_shot[task], *cfg.source_languages]:
             if lang not in LANGUAGES:
                 raise ValueError(f"task {task}: unknown language code {lang!r}; known: {sorted(LANGUAGES)}")
-        task_rows = labelled[labelled["task"] == task]
-        for source in cfg.source_languages:
-            rows = task_rows[task_rows["language"] == source]
-            if rows.empty:
-                log.warning("translate: task %s has no labelled %s training rows; source skipped", task, source)
+
+
+def _eligible(rows: pd.DataFrame, zero_shot: dict[str, list[str]], cfg: TranslateConfig) -> pd.DataFrame:
+    """Labelled training rows of the tasks to translate, in a source language."""
+    for col in ("id", "task", "language", "query", "target", "label"):
+        if col not in rows.columns:
+            raise ValueError(f"plan_translation: training rows lack the column {col!r}")
+    keep = (rows["label"] != UNLABELED) & rows["task"].isin(list(zero_shot))
+    keep &= rows["language"].isin(cfg.source_languages)
+    if "split" in rows.columns:
+        keep &= rows["split"] == Split.TRAIN.value
+    return rows[keep]
+
+
+def source_counts(rows: pd.DataFrame, zero_shot: dict[str, list[str]], cfg: TranslateConfig) -> pd.DataFrame:
+    """Eligible rows per (task, language, label) of ``rows`` (one block or a whole table), as column ``n``."""
+    counts = _eligible(rows, zero_shot, cfg).groupby(["task", "language", "label"]).size()
+    return counts.rename("n").reset_index().astype({"task": str, "language": str, "label": "int64", "n": "int64"})
+
+
+def sample_candidates(rows: pd.DataFrame, zero_shot: dict[str, list[str]], cfg: TranslateConfig) -> pd.DataFrame:
+    """For each (task, source, target, label): the ``rows_per_pair`` eligible rows of ``rows`` with the smallest
+    sampling keys (a seeded hash of the row id per pair), as PLAN_COLUMNS + ``sample_key``.
+
+    A pair's sample is the rows with the smallest keys, so the sample of a table is the sample of the union of
+    its blocks' candidates: the plan streams over the dataset and the driver keeps at most ``rows_per_pair`` rows
+    per (pair, label) and block."""
+    rows = _eligible(rows, zero_shot, cfg)
+    parts = []
+    for (task, source), group in rows.groupby(["task", "language"], sort=True):
+        for target in dict.fromkeys(zero_shot[task]):
+            if target == source:
                 continue
-            for target in targets:
-                if target == source:
-                    continue
-                sample = stratified_sample(rows, cfg.rows_per_pair, _pair_seed(cfg.seed, task, source, target))
-                plan = pd.DataFrame(
+            key = pd.util.hash_pandas_object(
+                group["id"].astype(str), index=False, hash_key=_sampling_key(cfg.seed, task, source, target)
+            )
+            picked = group.assign(sample_key=key.to_numpy()).sort_values(["label", "sample_key", "id"], kind="stable")
+            picked = picked.groupby("label", sort=False).head(cfg.rows_per_pair)
+            parts.append(
+                pd.DataFrame(
                     {
-                        "parent_id": sample["id"].astype(str).to_numpy(),
+                        "parent_id": picked["id"].astype(str).to_numpy(),
                         "task": task,
                         "source_language": source,
                         "target_language": target,
-                        "source_query": sample["query"].astype(str).to_numpy(),
-                        "target": sample["target"].astype(str).to_numpy(),
-                        "label": sample["label"].astype("int8").to_numpy(),
+                        "source_query": picked["query"].astype(str).to_numpy(),
+                        "target": picked["target"].astype(str).to_numpy(),
+                        "label": picked["label"].astype("int8").to_numpy(),
+                        "sample_key": picked["sample_key"].to_numpy(),
                     }
                 )
-                pairs.append(Pair(task, source, target, len(rows), plan))
+            )
+    if not parts:
+        return pd.DataFrame({c: pd.Series(dtype=object) for c in PLAN_COLUMNS}).assign(
+            label=pd.Series(dtype="int8"), sample_key=pd.Series(dtype="uint64")
+        )
+    return pd.concat(parts, ignore_index=True)
+
+
+def plan_pairs(
+    candidates: pd.DataFrame, counts: pd.DataFrame, zero_shot: dict[str, list[str]], cfg: TranslateConfig
+) -> list[Pair]:
+    """Pairs (task x source language x zero-shot language) from :func:`sample_candidates` and
+    :func:`source_counts` (of a table, or concatenated over its blocks): per pair ``rows_per_pair`` rows (all
+    when fewer), stratified by label (largest-remainder quotas), the smallest sampling keys per label; same seed,
+    same rows. A source language with no rows for a task is skipped for that task (and logged)."""
+    _check_languages(zero_shot, cfg)
+    totals: dict[tuple[str, str], dict[int, int]] = {}
+    for task, lang, label, n in counts[["task", "language", "label", "n"]].itertuples(index=False):
+        per_label = totals.setdefault((str(task), str(lang)), {})
+        per_label[int(label)] = per_label.get(int(label), 0) + int(n)
+    pairs: list[Pair] = []
+    for task in sorted(zero_shot):
+        for source in cfg.source_languages:
+            by_label = pd.Series(totals.get((task, source), {}), dtype="int64").sort_index()
+            available = int(by_label.sum())
+            if not available:
+                log.warning("translate: task %s has no labelled %s training rows; source skipped", task, source)
+                continue
+            for target in dict.fromkeys(zero_shot[task]):
+                if target == source:
+                    continue
+                mine = candidates[
+                    (candidates["task"] == task)
+                    & (candidates["source_language"] == source)
+                    & (candidates["target_language"] == target)
+                ].sort_values(["label", "sample_key", "parent_id"], kind="stable")
+                if cfg.rows_per_pair >= available:
+                    sample = mine
+                else:
+                    quotas = _quotas(by_label, cfg.rows_per_pair)
+                    sample = pd.concat([mine[mine["label"] == lab].head(q) for lab, q in quotas.items()])
+                sample = sample.sort_values("parent_id", kind="stable")[list(PLAN_COLUMNS)].reset_index(drop=True)
+                pairs.append(Pair(task, source, target, available, sample))
     return pairs
+
+
+def plan_translation(train_df: pd.DataFrame, zero_shot: dict[str, list[str]], cfg: TranslateConfig) -> list[Pair]:
+    """:func:`plan_pairs` of a table held in memory. ``train_df`` holds record columns; rows that are not
+    labelled training rows are ignored, so the whole ingest output can be passed."""
+    _check_languages(zero_shot, cfg)
+    return plan_pairs(
+        sample_candidates(train_df, zero_shot, cfg), source_counts(train_df, zero_shot, cfg), zero_shot, cfg
+    )
+
+
+def plan_dataset(ds, zero_shot: dict[str, list[str]], cfg: TranslateConfig) -> list[Pair]:
+    """:func:`plan_pairs` of a Ray Dataset, streamed: each block gives its counts and sampling candidates, and
+    the driver keeps only those (at most ``rows_per_pair`` rows per pair, label and block)."""
+    _check_languages(zero_shot, cfg)
+    kwargs = {"fn_args": (zero_shot, cfg), "batch_format": "pandas", "batch_size": None}
+
+    def collect(fn) -> list[pd.DataFrame]:
+        return list(ds.map_batches(fn, **kwargs).iter_batches(batch_format="pandas", batch_size=None))
+
+    candidates = collect(sample_candidates)
+    counts = collect(source_counts)
+    empty = sample_candidates(pd.DataFrame(columns=list(_PLAN_INPUT)), zero_shot, cfg)
+    return plan_pairs(
+        pd.concat([empty, *candidates], ignore_index=True) if candidates else empty,
+        pd.concat(counts, ignore_index=True) if counts else source_counts(empty, zero_shot, cfg),
+        zero_shot,
+        cfg,
+    )
 
 
 def plan_table(pairs: Sequence[Pair]) -> str:
@@ -464,17 +548,16 @@ def _checks(joined: str) -> list[str]:
     return joined.split(",") if joined else []
 
 
-def _write_rejects(rejected: pd.DataFrame, rejects_dir: Path) -> Path:
-    rejects_dir.mkdir(parents=True, exist_ok=True)
-    for old in rejects_dir.glob("*.parquet"):
-        old.unlink()
-    frame = rejected.rename(columns={"reject_reason": "reason"})
+def _accepted(batch: pd.DataFrame) -> pd.DataFrame:
+    return translated_records(batch[batch["reject_reason"] == ""])
+
+
+def _rejects(batch: pd.DataFrame) -> pa.Table:
+    """Rejected rows of a gated batch as REJECT_SCHEMA (``failed_checks`` back to a list)."""
+    frame = batch[batch["reject_reason"] != ""].rename(columns={"reject_reason": "reason"})
     columns = {col: frame[col].tolist() for col in REJECT_SCHEMA.names}
     columns["failed_checks"] = [_checks(f) for f in columns["failed_checks"]]
-    table = pa.Table.from_pydict(columns, schema=REJECT_SCHEMA)
-    path = rejects_dir / "rejects.parquet"
-    pq.write_table(table, path)
-    return path
+    return pa.Table.from_pydict(columns, schema=REJECT_SCHEMA)
 
 
 def _example(row: pd.Series) -> dict:
@@ -559,26 +642,25 @@ def translate_augment(
 
     out_dir = Path(out_dir)
     start = time.perf_counter()
-    train = read_records(train_dir, columns=["id", "task", "split", "language", "query", "target", "label"])
-    pairs = plan_translation(train, zero_shot, cfg)
+    pairs = plan_dataset(read_dataset(train_dir, columns=list(_PLAN_INPUT)), zero_shot, cfg)
     table = plan_table(pairs)
     log.info("translation plan:\n%s", table)
     plan = pd.concat([p.rows for p in pairs], ignore_index=True) if pairs else pd.DataFrame()
 
     if plan.empty:
-        gated = _empty_gated()
+        gated_ds = ray.data.from_pandas(_empty_gated())
     else:
         blocks = max(1, min(math.ceil(len(plan) / cfg.batch_size), cfg.concurrency * 8))
         # from_arrow, not from_pandas: Ray 2.60's from_pandas(override_num_blocks=...) breaks on pandas 3.
         ds = ray.data.from_arrow(pa.Table.from_pandas(plan, preserve_index=False), override_num_blocks=blocks)
-        ds = gate_dataset(translate_dataset(ds, cfg, factory, engine_udf), cfg, embed_cfg)
-        gated = ds.to_pandas()
+        gated_ds = gate_dataset(translate_dataset(ds, cfg, factory, engine_udf), cfg, embed_cfg)
+    gated_ds = gated_ds.materialize()  # translated and gated once, then written twice and summarised
+    write_dataset(gated_ds.map_batches(_accepted, batch_format="pandas"), out_dir / "data", TRANSLATED_SCHEMA)
+    write_dataset(gated_ds.map_batches(_rejects, batch_format="pandas"), out_dir / "rejects", REJECT_SCHEMA)
+    # The summary's table is as large as the plan (rows_per_pair x pairs, set by the config), not the data.
+    gated = gated_ds.drop_columns(["target"]).to_pandas() if len(plan) else _empty_gated()
     if len(gated) != len(plan):
         raise RuntimeError(f"translate: {len(plan)} rows planned but {len(gated)} came back from translate + gate")
-
-    ok = gated["reject_reason"] == ""
-    write_records(translated_records(gated[ok]), out_dir / "data", name="translated.parquet", extra_columns=True)
-    _write_rejects(gated[~ok], out_dir / "rejects")
 
     summary = summarize(gated, pairs)
     if summary["planned"] != summary["accepted"] + summary["rejected"]:
@@ -604,7 +686,8 @@ def translate_stage(
     force: bool = False,
 ) -> StageRun:
     """The ``translate`` stage: high-resource training queries of ``tasks`` translated into each task's zero-shot
-    languages (from the audit), gated for quality."""
+    languages (from the audit), gated for quality. Each pair's outcomes are counted in
+    ``ecomrel_translations_total`` under the run's name (the folder ``out`` is in)."""
 
     def body(m: Manifest) -> None:
         zero_shot = {t: v for t, v in load_audit(audit)["zero_shot"].items() if t in tasks}
@@ -614,6 +697,10 @@ def translate_stage(
         m.quarantined_rows = report["planned"] - report["accepted"]
         m.quarantined_by_reason = dict(report.get("rejected_by_reason", {}))
         m.extra = report
+        for p in report["pairs"].values():
+            telemetry.record_translations(
+                out.parent.name, p["source"], p["target"], p["accepted"], p["rejected_by_reason"]
+            )
 
     digest = f"{cfg.digest()}-{embed_cfg.digest() if embed_cfg else ''}"
     return run_stage("translate", out, digest, [ingested, audit], body, force)

@@ -297,6 +297,17 @@ def test_plan_is_stratified_seeded_and_skips_sources_without_rows():
     assert list(pairs[0].rows.parent_id) != list(pairs[1].rows.parent_id)
     reseeded = tr.plan_translation(train, {"QC": ["ar"]}, cfg.model_copy(update={"seed": 4}))
     assert list(reseeded[0].rows.parent_id) != list(pairs[0].rows.parent_id)
+    # Streamed: per-block candidates and counts (what each Ray Data block returns) give the very same plan.
+    zero_shot = {"QC": ["ar", "de"], "QI": ["pl"]}
+    blocks = [train.iloc[i : i + 7] for i in range(0, len(train), 7)]
+    streamed = tr.plan_pairs(
+        pd.concat([tr.sample_candidates(b, zero_shot, cfg) for b in blocks]),
+        pd.concat([tr.source_counts(b, zero_shot, cfg) for b in blocks]),
+        zero_shot,
+        cfg,
+    )
+    assert [p.rows.to_dict("records") for p in streamed] == [p.rows.to_dict("records") for p in pairs]
+    assert [p.available for p in streamed] == [p.available for p in pairs]
     table = tr.plan_table(pairs)
     assert "QC        es     ar         40       12   75.0" in table.splitlines()
     assert table.splitlines()[-1].split() == ["all", "121", "37"]
@@ -498,8 +509,9 @@ def _fields(schema) -> list[tuple[str, str]]:
 
 
 def _schema(folder: Path) -> list[tuple[str, str]]:
-    (file,) = folder.glob("*.parquet")
-    return _fields(pq.read_schema(file))
+    """The schema every Parquet file of ``folder`` has (write_parquet writes one file per block)."""
+    (schema,) = {tuple(_fields(pq.read_schema(f))) for f in folder.glob("*.parquet")}
+    return list(schema)
 
 
 #: Accepted rows on disk: the record schema, then the lineage columns.
