@@ -7,8 +7,8 @@
 - The Dockerfile's base image against pyproject's Ray pin and Python range; the runtime env against Ray's.
 - Prometheus and Grafana: every metric an alert or panel queries is one the code emits (or Ray / KubeRay
   documents), and every metric the code emits is on the dashboard; promtool's unit tests (`make setup` installs it).
-- ``cluster.jobs``: runtime env, argument checks and the token error, without a cluster (tests/cpu/test_multinode.py
-  submits for real).
+- ``cluster.jobs``: runtime env, argument checks, where a job's runs_dir resolves, the wrong-Python preflight, the run
+  archive ``jobs fetch`` reads, and the token error, without a cluster (tests/cpu/test_multinode.py submits for real).
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ import shlex
 import shutil
 import subprocess
 import sys
+import time
 import tomllib
 from pathlib import Path
 
@@ -481,7 +482,10 @@ def test_job_args_point_the_config_into_the_working_dir(tmp_path) -> None:
         jobs.job_args([])
     with pytest.raises(jobs.JobsError, match="needs --config"):
         jobs.job_args(["run"])
-    assert jobs.entrypoint(["run", "--set", "name=a b"]) == "python -m cluster.cli run --set 'name=a b'"
+    assert (
+        jobs.entrypoint(["run", "--set", "name=a b"])
+        == "python -m cluster.preflight && python -m cluster.cli run --set 'name=a b'"
+    )
     assert re.fullmatch(
         r"ecomrel-demo-\d{8}-\d{6}-[0-9a-f]{4}", jobs.default_submission_id(["run", "-c", "configs/demo.yaml"])
     )
@@ -499,3 +503,134 @@ def test_jobs_cli_refuses_to_run_without_a_token(tmp_path) -> None:
     )
     assert proc.returncode == 2
     assert "no Ray auth token found" in proc.stderr and str(tmp_path / "missing") in proc.stderr
+
+
+def test_cluster_definitions_give_jobs_their_storage() -> None:
+    """Every shipped cluster tells a job where a relative runs_dir goes: the shared volume."""
+    for name in RAY_UP:
+        options = yaml.safe_load((REPO / name).read_text())["docker"]["run_options"]
+        assert f"--env {jobs.STORAGE_ENV}={STORAGE}" in options
+    for group, _, container in _containers(_cluster_specs()["raycluster.yaml"]):  # jobs of `ecomrel submit`
+        env = {e["name"]: e.get("value") for e in container.get("env", [])}
+        assert env.get(jobs.STORAGE_ENV) == STORAGE, group
+    (job,) = _docs(K8S / "rayjob.yaml")  # its one job
+    assert yaml.safe_load(job["spec"]["runtimeEnvYAML"])["env_vars"][jobs.STORAGE_ENV] == STORAGE
+
+
+def test_submit_resolves_a_relative_runs_dir_against_storage_or_refuses() -> None:
+    quick = jobs.job_args(["run", "--config", str(REPO / "configs" / "demo-quick.yaml")])
+    shared = Path(STORAGE)
+    assert jobs.storage_root(STORAGE, "http://head.example:8265") == shared
+    assert jobs.storage_root(None, "http://127.0.0.1:8265") == REPO  # a single-machine cluster: this checkout
+    assert jobs.storage_root(None, None) == REPO and jobs.storage_root(None, "localhost:8265") == REPO
+    assert jobs.storage_root(None, "http://head.example:8265") is None
+    with pytest.raises(jobs.JobsError, match="absolute path"):
+        jobs.storage_root("cluster_storage", None)
+
+    assert jobs.planned_run_folder(quick, shared) == shared / "runs" / "demo-quick"
+    assert jobs.planned_run_folder([*quick, "--set", "name=other"], shared) == shared / "runs" / "other"
+    with pytest.raises(jobs.JobsError, match=r"runs_dir 'runs' is relative .* --storage PATH"):
+        jobs.planned_run_folder(quick, None, "http://head.example:8265")
+    # An absolute runs_dir needs no storage.
+    assert jobs.planned_run_folder([*quick, "--set=runs_dir=/data/runs"], None) == Path("/data/runs/demo-quick")
+
+
+def test_a_job_resolves_its_relative_runs_dir_against_ecomrel_storage(monkeypatch, tmp_path) -> None:
+    from cluster.config import load_config
+    from ecomrel.config import ConfigError
+
+    quick = REPO / "configs" / "demo-quick.yaml"
+    monkeypatch.delenv(jobs.STORAGE_ENV, raising=False)
+    monkeypatch.delenv("RAY_JOB_CONFIG_JSON_ENV_VAR", raising=False)
+    assert load_config(quick).runs_dir == "runs"  # outside a job: relative to the working directory, as ever
+
+    monkeypatch.setenv("RAY_JOB_CONFIG_JSON_ENV_VAR", "{}")  # what the job supervisor sets for the entrypoint
+    with pytest.raises(ConfigError, match=r"runs_dir 'runs' is relative, and this Ray job's working dir is deleted"):
+        load_config(quick)
+    monkeypatch.setenv(jobs.STORAGE_ENV, str(tmp_path / "missing"))
+    with pytest.raises(ConfigError, match="not an existing absolute folder on this node"):
+        load_config(quick)
+    monkeypatch.setenv(jobs.STORAGE_ENV, str(tmp_path))
+    assert load_config(quick).run_dir == tmp_path / "runs" / "demo-quick"
+    assert load_config(quick, ["runs_dir=/elsewhere"]).run_dir == Path("/elsewhere/demo-quick")
+
+
+def test_reported_run_folder_is_the_jobs_last_run_folder_line() -> None:
+    text = "run folder: /a/runs/x\n(raylet) noise\nrecipe x: done\nrun folder: /b/runs/x\n"
+    assert jobs.reported_run_folder(text) == "/b/runs/x"
+    assert jobs.reported_run_folder("error: this job's Python cannot run ecomrel.\n") is None
+    assert jobs.client_address("http://10.0.0.5:8265") == "ray://10.0.0.5:10001"
+
+
+def test_the_wrong_python_fails_at_once_naming_interpreter_module_and_fix(tmp_path) -> None:
+    """The job's entrypoint under a `python` without the project's packages (this interpreter with -S: no
+    site-packages) stops in its stdlib-only preflight, before the CLI, within seconds."""
+    bare = tmp_path / "bin" / "python"
+    bare.parent.mkdir()
+    bare.write_text(f'#!/bin/sh\nexec {sys.executable} -S "$@"\n')
+    bare.chmod(0o755)
+    env = {"PATH": f"{bare.parent}:/usr/bin:/bin", "HOME": str(tmp_path)}
+    command = jobs.entrypoint(["run", "--config", "configs/demo-quick.yaml"])
+    start = time.monotonic()
+    proc = subprocess.run(["sh", "-c", command], cwd=REPO, env=env, capture_output=True, text=True, timeout=60)
+    elapsed = time.monotonic() - start
+    assert proc.returncode == 2, proc.stderr
+    assert elapsed < 10, elapsed
+    assert f"interpreter: {sys.executable}" in proc.stderr
+    missing = proc.stderr.split("missing package(s): ")[1].split(" (")[0].split(", ")
+    assert {"typer", "pydantic", "ray", "torch"} <= set(missing)
+    assert "source .venv/bin/activate && ray start --head" in proc.stderr and "--image" in proc.stderr
+    assert "Traceback" not in proc.stderr and proc.stdout == ""  # the CLI never started
+
+    ok = subprocess.run([sys.executable, "-m", "cluster.preflight"], cwd=REPO, capture_output=True, text=True)
+    assert ok.returncode == 0 and ok.stderr == ""
+
+
+def test_run_archive_leaves_datasets_and_checkpoints_behind(tmp_path, monkeypatch) -> None:
+    import io
+    import tarfile
+
+    from cluster import run_archive
+
+    run = tmp_path / "demo"
+    files = {
+        "recipe.json": b"{}",
+        "report/reports.json": b"[1]",
+        "report/test/report.md": b"# r",
+        "model/thresholds.json": b"{}",
+        "model/adapter/model.safetensors": bytes(range(256)) * 40,
+        "ingest/manifest.json": b"{}",
+        "ingest/data/records.parquet": b"x",
+        "ingest/quarantine/quarantine.jsonl": b"x",
+        "train/ray/checkpoint_0/c.pt": b"x",
+        "train/adapter/model.safetensors": b"x",
+        "train/metrics.jsonl": b"{}",
+        "selfval/models/fold0/m.bin": b"x",
+        "arms/neg/train/ray/c.pt": b"x",
+        "arms/neg/report/reports.json": b"[2]",
+    }
+    for rel, data in files.items():
+        (run / rel).parent.mkdir(parents=True, exist_ok=True)
+        (run / rel).write_bytes(data)
+    monkeypatch.setattr(run_archive, "CHUNK_BYTES", 1000)  # several chunks
+
+    def unpack(everything: bool) -> dict[str, bytes]:
+        archive = run_archive.RunFolderArchive(str(run), everything)
+        blob = b"".join(archive.chunk(i) for i in range(archive.chunks()))
+        with tarfile.open(fileobj=io.BytesIO(blob)) as tar:
+            return {m.name: tar.extractfile(m).read() for m in tar.getmembers() if m.isfile()}
+
+    kept = {
+        "recipe.json",
+        "report/reports.json",
+        "report/test/report.md",
+        "model/thresholds.json",
+        "model/adapter/model.safetensors",
+        "ingest/manifest.json",
+        "train/metrics.jsonl",
+        "arms/neg/report/reports.json",
+    }
+    assert unpack(False) == {rel: files[rel] for rel in kept}
+    assert unpack(True) == files
+    with pytest.raises(FileNotFoundError, match="no such folder"):
+        run_archive.RunFolderArchive(str(tmp_path / "nope"))
