@@ -109,14 +109,53 @@ def run(
 ) -> None:
     """Run the recipe: every stage in order, skipping the ones whose outputs are current."""
     from cluster.config import load_config
+    from cluster.plan import PlanError, check_fits
     from cluster.recipe import run_recipe
 
     try:
         cfg = load_config(config, set_ or [])
-    except ConfigError as exc:
+        check_fits(cfg)  # before any stage: a recipe that cannot fit its `hardware` never starts
+    except (ConfigError, PlanError) as exc:
         _fail(str(exc))
     typer.echo(RUN_FOLDER_PREFIX + str(cfg.run_dir.absolute()))
     run_recipe(cfg, force=force)
+
+
+@app.command("plan")
+def plan_cmd(
+    config: Annotated[Path, typer.Option("--config", "-c", help="Recipe YAML.")],
+    set_: Annotated[list[str] | None, typer.Option("--set", help="Override a config key: a.b=value.")] = None,
+    nodes: Annotated[int | None, typer.Option(help="Nodes (default: the recipe's `hardware`).")] = None,
+    gpus_per_node: Annotated[int | None, typer.Option(help="GPUs per node.")] = None,
+    gpu_mem_gb: Annotated[float | None, typer.Option(help="Memory per GPU, GB.")] = None,
+    inter_node_gbps: Annotated[float | None, typer.Option(help="Network per node, Gbit/s.")] = None,
+    intra_node_gbps: Annotated[float | None, typer.Option(help="NVLink per GPU, Gbit/s.")] = None,
+    peak_tflops: Annotated[float | None, typer.Option(help="Dense bf16 peak per GPU, TFLOP/s.")] = None,
+) -> None:
+    """Per GPU memory, per step FLOPs, traffic, step time and MFU bound, and vLLM scoring room; exit 1 if it does
+    not fit."""
+    from cluster.config import load_config
+    from cluster.plan import format_plan, plan_recipe
+    from ecomrel.plan import Hardware
+
+    flags = {
+        "nodes": nodes,
+        "gpus_per_node": gpus_per_node,
+        "gpu_mem_gb": gpu_mem_gb,
+        "inter_node_gbps": inter_node_gbps,
+        "intra_node_gbps": intra_node_gbps,
+        "peak_tflops": peak_tflops,
+    }
+    try:
+        cfg = load_config(config, set_ or [])
+        base = cfg.hardware.model_dump() if cfg.hardware else {}
+        hardware = Hardware.model_validate(base | {k: v for k, v in flags.items() if v is not None})
+        plan = plan_recipe(cfg, hardware)
+    except (ConfigError, ValueError) as exc:
+        _fail(str(exc))
+    typer.echo(format_plan(cfg, plan))
+    if plan.problems():
+        raise typer.Exit(1)
 
 
 def _stage_help() -> str:

@@ -20,6 +20,7 @@ from pydantic import Field, model_validator
 
 from cluster.ray_runtime import inside_ray_job
 from ecomrel.config import ConfigError, RayConfig, Section, load_tree, parse
+from ecomrel.plan import Hardware
 from evaluation.calibrate import CalibrateConfig
 from pipelines.audit import AuditConfig
 from pipelines.embed import EmbedConfig
@@ -43,6 +44,11 @@ class RecipeConfig(Section):
     runs_dir: str = Field("runs", description="Root folder of run outputs.")
     tasks: list[Literal["QC", "QI"]] = Field(default_factory=lambda: ["QC", "QI"], description="Tasks to run.")
     ray: RayConfig = Field(default_factory=RayConfig, description="Ray connection.")
+    hardware: Hardware | None = Field(
+        None,
+        description="The GPUs the recipe runs on. When given, `ecomrel run` refuses a recipe the planner says will "
+        "not fit them, before any stage starts (`ecomrel plan` prints the plan).",
+    )
     embed: EmbedConfig | None = Field(
         None, description="Embedding model: negative mining, the translation gate and the cosine baseline."
     )

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import torch
 
 from .prompts import DEFAULT_TEMPLATE, build_prompt, response_cue, shared_prefix
-from .scoring import AnswerTokens, answer_tokens, two_logits
+from .scoring import AnswerTokens, answer_rows, answer_tokens, rows_logits
 
 #: Per decoder layer, the (keys, values) of a prompt prefix: [1, kv heads, prefix tokens, head dim] each.
 PrefixKV = list[tuple[torch.Tensor, torch.Tensor]]
@@ -136,11 +136,14 @@ def answer_logits(
     tokens: AnswerTokens,
     past_key_values=None,
     prefix_ids: torch.Tensor | None = None,
+    head_rows: tuple[torch.Tensor, torch.Tensor | None] | None = None,
 ) -> torch.Tensor:
     """[batch, 2] logits (no, yes) at each row's last real token.
 
     ``prefix_ids`` ([1, P]): ``input_ids`` / ``attention_mask`` are the rows' parts after a prefix they all share;
-    the prefix runs once and the rows attend to its keys and values (see the module docstring)."""
+    the prefix runs once and the rows attend to its keys and values (see the module docstring).
+    ``head_rows``: the (no, yes) rows of the LM head and its bias (``ecomrel.scoring.answer_rows``), when the caller
+    took them once; default: read from the model's head on each call."""
     lm = causal_lm_of(model)
     if prefix_ids is not None:
         batch = input_ids.shape[0]
@@ -155,6 +158,8 @@ def answer_logits(
     chunk_mask = attention_mask[:, -input_ids.shape[1] :]
     last = chunk_mask.sum(dim=1) - 1
     h_last = hidden[torch.arange(hidden.shape[0], device=hidden.device), last]
-    head = lm.get_output_embeddings()
+    if head_rows is None:
+        head = lm.get_output_embeddings()
+        head_rows = answer_rows(head.weight, tokens, getattr(head, "bias", None))
     softcap = getattr(lm.config, "final_logit_softcapping", None)
-    return two_logits(h_last, head.weight, tokens, getattr(head, "bias", None), softcap)
+    return rows_logits(h_last, *head_rows, softcap)

@@ -47,20 +47,29 @@ def p_yes(logit_no, logit_yes):
     return diff.float().sigmoid()  # torch
 
 
-def two_logits(hidden, head_weight, tokens: AnswerTokens, head_bias=None, softcap: float | None = None):
-    """Answer-token logits from last-position hidden states.
-
-    ``hidden``: [batch, d] (torch); ``head_weight``: the LM head (or tied embedding) weight [vocab, d].
-    Returns [batch, 2] logits ordered (no, yes). ``softcap`` mirrors Gemma's final-logit soft-capping, which is
-    elementwise and therefore exact on the two rows.
-    """
+def answer_rows(head_weight, tokens: AnswerTokens, head_bias=None):
+    """The (no, yes) rows of the LM head (or tied embedding) weight [vocab, d], and of its bias if any."""
     import torch
 
     idx = torch.tensor(tokens.ids, device=head_weight.device)
-    rows = head_weight.index_select(0, idx).to(hidden.dtype)
-    logits = hidden @ rows.T
-    if head_bias is not None:
-        logits = logits + head_bias.index_select(0, idx).to(hidden.dtype)
+    bias = None if head_bias is None else head_bias.index_select(0, idx)
+    return head_weight.index_select(0, idx), bias
+
+
+def rows_logits(hidden, rows, bias=None, softcap: float | None = None):
+    """[batch, 2] answer logits (no, yes) of last-position hidden states [batch, d] and the two head ``rows``
+    [2, d]. ``softcap`` mirrors Gemma's final-logit soft-capping, which is elementwise and therefore exact on the
+    two rows."""
+    import torch
+
+    logits = hidden @ rows.to(hidden.dtype).T
+    if bias is not None:
+        logits = logits + bias.to(hidden.dtype)
     if softcap:
         logits = torch.tanh(logits / softcap) * softcap
     return logits
+
+
+def two_logits(hidden, head_weight, tokens: AnswerTokens, head_bias=None, softcap: float | None = None):
+    """Answer-token logits from last-position hidden states and the whole LM head weight (see ``rows_logits``)."""
+    return rows_logits(hidden, *answer_rows(head_weight, tokens, head_bias), softcap)

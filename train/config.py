@@ -31,7 +31,18 @@ class LoraConfig(Section):
 
 
 class DeepSpeedConfig(Section):
-    zero_stage: Literal[2, 3] = Field(3, description="ZeRO stage: 2 shards optimizer+grads, 3 also params.")
+    zero_stage: Literal["auto", 2, 3] = Field(
+        "auto",
+        description="ZeRO stage: 2 shards optimizer state and gradients (each GPU holds the whole bf16 model; only "
+        "the LoRA gradients cross the network), 3 also the weights (gathered layer by layer every forward and "
+        "backward). auto: 2 when the model, LoRA state and activations fit one GPU (ecomrel.plan), else 3; "
+        "always 2 for the encoder families and on CPU.",
+    )
+    node_local_gathers: bool = Field(
+        True,
+        description="ZeRO-3 on several nodes: keep a node-local second partition of the weights (DeepSpeed hpZ, "
+        "zero_hpz_partition_size = GPUs per node) so the backward gathers stay inside the node.",
+    )
     offload_optimizer: bool = Field(
         False, description="Offload optimizer state to CPU memory (DeepSpeed's CPU Adam, compiled on first use)."
     )

@@ -43,14 +43,14 @@ class Trainable:
     save_model: Callable[[Path, dict[str, torch.Tensor]], None]  # the model directory, from gathered weights
 
 
-def build_trainable(cfg: TrainConfig, load_base: BaseLoader | None = None, gather_lm_head: bool = False) -> Trainable:
+def build_trainable(cfg: TrainConfig, load_base: BaseLoader | None = None) -> Trainable:
     torch.manual_seed(cfg.seed)  # the same initialisation on every rank
     if cfg.family == "causal_lm":
-        return _causal_lm(cfg, load_base, gather_lm_head)
+        return _causal_lm(cfg, load_base)
     return _encoder(cfg)
 
 
-def _causal_lm(cfg: TrainConfig, load_base: BaseLoader | None, gather_lm_head: bool) -> Trainable:
+def _causal_lm(cfg: TrainConfig, load_base: BaseLoader | None) -> Trainable:
     tokenizer = load_tokenizer(cfg.base_model)
     encoder = PromptEncoder(tokenizer, cfg.max_seq_len, cfg.prompt_template)
     dtype = "bfloat16" if cfg.bf16 else "float32"
@@ -76,7 +76,7 @@ def _causal_lm(cfg: TrainConfig, load_base: BaseLoader | None, gather_lm_head: b
         peft_model.save_pretrained(str(directory), state_dict=weights)
         write_prompt_template(directory, cfg.prompt_template)  # scoring and serving prompt as training did
 
-    head = AnswerHead(peft_model, encoder.tokens, gather_lm_head=gather_lm_head)
+    head = AnswerHead(peft_model, encoder.tokens)
     return Trainable(head, named, [{"params": [p for _, p in named]}], batcher, save)
 
 

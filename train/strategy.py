@@ -18,9 +18,10 @@ from typing import Protocol
 
 import torch
 
+from ecomrel.plan import Hardware
 from train.config import TrainConfig
 
-from .deepspeed_config import build_deepspeed_config
+from .deepspeed_config import build_deepspeed_config, resolve_zero_stage
 from .families import BaseLoader, Trainable, build_trainable
 from .model import answer_loss, build_scheduler
 
@@ -172,8 +173,13 @@ class DeepSpeedStrategy:
         import torch.distributed as dist
 
         self.cfg = cfg
-        self.zero3 = cfg.deepspeed.zero_stage == 3
-        self.ds_config = build_deepspeed_config(cfg)
+        hardware = _worker_hardware(cfg)
+        nodes, per_node = (hardware.nodes, hardware.gpus_per_node) if hardware else (1, 1)
+        stage = resolve_zero_stage(cfg, hardware)
+        self.ds_config = build_deepspeed_config(cfg, stage, nodes=nodes, gpus_per_node=per_node)
+        self.zero3 = self.ds_config["zero_optimization"]["stage"] == 3  # overrides may have changed it
+        log.info("DeepSpeed ZeRO-%d (train.deepspeed.zero_stage=%s)", self.ds_config["zero_optimization"]["stage"],
+                 cfg.deepspeed.zero_stage)  # fmt: skip
         deepspeed.init_distributed(dist_backend=dist.get_backend() if dist.is_initialized() else None)
         hf_ds = None
         if self.zero3:
@@ -183,7 +189,7 @@ class DeepSpeedStrategy:
             hf_ds = HfDeepSpeedConfig(self.ds_config)
         # Identical init everywhere (ZeRO partitions each rank's own copy); under ZeRO-3 the base model is built
         # inside zero.Init (see HfDeepSpeedConfig).
-        self.trainable = build_trainable(cfg, load_base, gather_lm_head=self.zero3)
+        self.trainable = build_trainable(cfg, load_base)
         self.engine, _, _, self.scheduler = deepspeed.initialize(
             model=self.trainable.module.train(),  # dropout on
             model_parameters=self.trainable.param_groups,
@@ -240,6 +246,17 @@ class DeepSpeedStrategy:
         )
         if path is None:
             raise RuntimeError(f"{directory}: DeepSpeed found no checkpoint to resume from")
+
+
+def _worker_hardware(cfg: TrainConfig) -> Hardware | None:
+    """This worker's GPUs as the planner sees them (None on CPU): Ray Train's local world size is the GPUs per
+    node, the device's memory the GPU memory. Every worker of a homogeneous cluster resolves the same."""
+    if not (cfg.use_gpu and torch.cuda.is_available()):
+        return None
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    local = int(os.environ.get("LOCAL_WORLD_SIZE", str(world)))
+    memory = torch.cuda.get_device_properties(torch.cuda.current_device()).total_memory
+    return Hardware(nodes=max(1, world // local), gpus_per_node=local, gpu_mem_gb=memory / 1e9)
 
 
 def build_strategy(cfg: TrainConfig, total_steps: int) -> Strategy:

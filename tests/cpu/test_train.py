@@ -149,7 +149,7 @@ def _assert_adapter_reloads(out: Path, base_model: Path) -> None:
 def test_deepspeed_config_from_typed_config():
     cfg = TrainConfig(base_model="m", strategy="deepspeed", micro_batch_size=3, grad_accum_steps=4, max_grad_norm=0.5)
     ds = build_deepspeed_config(cfg)
-    assert ds["zero_optimization"]["stage"] == 3
+    assert ds["zero_optimization"]["stage"] == 2  # auto, without GPUs to plan for
     assert ds["train_micro_batch_size_per_gpu"] == 3 and ds["gradient_accumulation_steps"] == 4
     assert ds["gradient_clipping"] == 0.5
     assert ds["bf16"] == {"enabled": False}
@@ -160,8 +160,11 @@ def test_deepspeed_config_from_typed_config():
     bf16 = build_deepspeed_config(cfg.model_copy(update={"bf16": True}))
     assert bf16["bf16"] == {"enabled": True}
 
-    zero2 = build_deepspeed_config(cfg.model_copy(update={"deepspeed": DeepSpeedConfig(zero_stage=2)}))
-    assert zero2["zero_optimization"]["stage"] == 2
+    zero3 = cfg.model_copy(update={"deepspeed": DeepSpeedConfig(zero_stage=3)})
+    assert build_deepspeed_config(zero3)["zero_optimization"]["stage"] == 3
+    assert "zero_hpz_partition_size" not in build_deepspeed_config(zero3)["zero_optimization"]  # one node
+    # Several nodes: hpZ keeps a node-local partition, so the backward gathers stay inside the node.
+    assert build_deepspeed_config(zero3, nodes=2, gpus_per_node=8)["zero_optimization"]["zero_hpz_partition_size"] == 8
 
     offload = build_deepspeed_config(
         cfg.model_copy(update={"deepspeed": DeepSpeedConfig(offload_optimizer=True, offload_params=True)})
