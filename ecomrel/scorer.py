@@ -49,9 +49,30 @@ class TwoLogitScorer:
             raise ValueError(
                 f"adapter {adapter} was trained with the {template!r} prompt template, not {prompt_template!r}"
             )
-        self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
-        self.tokenizer = load_tokenizer(base_model)
-        self.model = load_causal_lm(base_model, dtype=dtype, adapter=adapter).to(self.device).eval()
+        device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+        model = load_causal_lm(base_model, dtype=dtype, adapter=adapter).to(device)
+        self._setup(model, load_tokenizer(base_model), template, max_seq_len, batch_size, prefix_cache)
+
+    @classmethod
+    def from_model(
+        cls,
+        model,
+        tokenizer,
+        *,
+        max_seq_len: int = 256,
+        batch_size: int = 16,
+        prefix_cache: bool = True,
+        template: str = DEFAULT_TEMPLATE,
+    ) -> TwoLogitScorer:
+        """A scorer around a model already in memory (on its device), e.g. one built from a config."""
+        scorer = cls.__new__(cls)
+        scorer._setup(model, tokenizer, template, max_seq_len, batch_size, prefix_cache)
+        return scorer
+
+    def _setup(self, model, tokenizer, template: str, max_seq_len: int, batch_size: int, prefix_cache: bool) -> None:
+        self.model = model.eval()
+        self.device = next(model.parameters()).device
+        self.tokenizer = tokenizer
         self.encoder = PromptEncoder(self.tokenizer, max_seq_len, template)
         self.batch_size = batch_size
         self.prefix_cache = prefix_cache
