@@ -14,7 +14,6 @@ from pathlib import Path
 import pandas as pd
 
 from ecomrel.artifacts import Thresholds
-from ecomrel.manifest import read_manifest
 from ecomrel.schema import QUERY_FIELD, TARGET_FIELD, Split, Task
 
 SUBMISSION_FILES = {task.value: f"submit_{task.value}.txt" for task in Task}
@@ -94,21 +93,27 @@ def read_submission(path: str | Path) -> list[dict]:
 def unscored_test_rows(ingested: Path) -> pd.DataFrame:
     """Test rows the ingest stage quarantined that still carry an id: a submission needs a line for them too.
 
-    Reads the ingest stage's artifacts (``quarantine/quarantine.jsonl`` and the manifest's file table)."""
-    qfile = ingested / "quarantine" / "quarantine.jsonl"
-    files = read_manifest(ingested).extra.get("files", {})
+    Reads the ingest stage's ``quarantine/`` (Parquet: each raw line with its file's split and task); only the test
+    rows are loaded."""
+    import pyarrow.compute as pc
+    import pyarrow.dataset as pds
+
+    qdir = ingested / "quarantine"
+    quarantined = (
+        pds.dataset(qdir, format="parquet").to_table(
+            columns=["task", "raw"], filter=pc.field("split") == Split.TEST.value
+        )
+        if qdir.is_dir() and any(qdir.glob("*.parquet"))
+        else None
+    )
     out = []
-    for line in qfile.read_text(encoding="utf-8").splitlines() if qfile.is_file() else []:
-        q = json.loads(line)
-        meta = files.get(q["file"], {})
-        if meta.get("split") != Split.TEST.value:
-            continue
+    for q in quarantined.to_pylist() if quarantined is not None else []:
         try:
             raw = json.loads(q["raw"])
         except ValueError:
             continue
         if isinstance(raw, dict) and raw.get("id") is not None:
-            task = Task(meta["task"])
+            task = Task(q["task"])
             out.append(
                 {
                     "id": str(raw["id"]),

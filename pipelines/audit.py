@@ -2,7 +2,7 @@
 
 A language is *zero-shot* for a task when it appears in dev or test but not in train: the model never sees a
 labelled example of it, which is what translation augmentation is for. The counts are one Ray Data map-reduce
-over the ingested dataset; the rest is small tables.
+over the ingested dataset (the driver sees one row per task x split x language x label); the rest is small tables.
 """
 
 from __future__ import annotations
@@ -19,6 +19,8 @@ from ecomrel.manifest import Manifest, StageRun, run_stage
 from ecomrel.records import dataset_path
 from ecomrel.schema import UNLABELED, Split
 
+from .counts import count_by
+
 AUDIT_JSON = "audit.json"
 
 
@@ -34,19 +36,9 @@ class AuditConfig(Section):
 _KEYS = ["task", "split", "language", "label"]
 
 
-def _partial_counts(batch: pd.DataFrame) -> pd.DataFrame:
-    return batch.groupby(_KEYS, sort=False).size().reset_index(name="rows")
-
-
 def count_rows(data: str | Path) -> pd.DataFrame:
-    """Rows per (task, split, language, label). Each Ray Data block is counted where it lives and only the small
-    partial tables meet in the driver: a map-reduce without a shuffle (Ray's hash aggregate spins up hundreds of
-    partitions, which costs more than the counting on small clusters)."""
-    import ray.data
-
-    ds = ray.data.read_parquet(str(dataset_path(data)), columns=_KEYS)
-    partial = ds.map_batches(_partial_counts, batch_format="pandas", batch_size=None).to_pandas()
-    return partial.groupby(_KEYS, sort=True)["rows"].sum().reset_index()
+    """Rows per (task, split, language, label): a map-reduce over the dataset's blocks (``pipelines.counts``)."""
+    return count_by(dataset_path(data), _KEYS)
 
 
 def audit(counts: pd.DataFrame, cfg: AuditConfig) -> dict:
