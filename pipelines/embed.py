@@ -134,7 +134,16 @@ def _run_pool(texts: list[str], kinds: list[Kind], cfg: EmbedConfig, embedder_cl
     import ray
 
     n = len(texts)
-    table = pa.table({"idx": pa.array(np.arange(n, dtype=np.int64)), "kind": kinds, "text": texts})
+    # Rows enter the pool sorted by kind and length, so each batch pads its texts to a similar length, as one
+    # plain ``encode`` call over all texts does (it sorts by length); batches of random lengths pad far more.
+    order = sorted(range(n), key=lambda i: (kinds[i], len(texts[i])))
+    table = pa.table(
+        {
+            "idx": pa.array(np.asarray(order, dtype=np.int64)),
+            "kind": [kinds[i] for i in order],
+            "text": [texts[i] for i in order],
+        }
+    )
     num_blocks = max(1, min(math.ceil(n / cfg.batch_size), cfg.concurrency * _BLOCKS_PER_ACTOR))
     ds = ray.data.from_arrow(table, override_num_blocks=num_blocks).map_batches(
         embedder_cls,

@@ -56,7 +56,7 @@ balance) and :mod:`.stage` (the whole run and the stage's I/O).
 from .config import NegativesConfig
 from .guard import guard_thresholds
 from .index import build_index, exact_search, recall_at_k
-from .inputs import load_records
+from .inputs import all_task_inputs, load_records, stream_task_inputs
 from .rows import MINED_SCHEMA
 from .stage import matched_counts, mine_negatives, mine_records, negatives_stage, report_section
 from .vectors import MiningVectors, embed_for_mining, mining_texts
@@ -65,6 +65,7 @@ __all__ = [
     "MINED_SCHEMA",
     "MiningVectors",
     "NegativesConfig",
+    "all_task_inputs",
     "build_index",
     "embed_for_mining",
     "exact_search",
@@ -77,4 +78,5 @@ __all__ = [
     "negatives_stage",
     "recall_at_k",
     "report_section",
+    "stream_task_inputs",
 ]

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from ecomrel.records import dataset_path, read_records
@@ -44,9 +47,44 @@ def _fail(df: pd.DataFrame, where: Path, mask: pd.Series, field_name: str, what:
     raise ValueError(f"{where}: row {row} (id {df.at[row, 'id']!r}): field {field_name!r} {what}")
 
 
+class KeySet:
+    """A set of string tuples held as sorted 64-bit hashes (blake2b, stable across processes): 8 bytes per member,
+    whatever the strings' length. A false "member" needs a 64-bit collision (about n^2 / 2^65: 3e-8 for a
+    million members), which at worst leaves one candidate negative out."""
+
+    def __init__(self, keys: np.ndarray) -> None:
+        self.keys = np.unique(np.asarray(keys, dtype=np.uint64))
+
+    @staticmethod
+    def hash(*columns: Sequence[str]) -> np.ndarray:
+        """The key of each row of ``columns`` (parallel sequences of strings)."""
+        return np.fromiter(
+            (_key(parts) for parts in zip(*columns, strict=True)), dtype=np.uint64, count=len(columns[0])
+        )
+
+    def __contains__(self, item: tuple[str, ...]) -> bool:
+        key = np.uint64(_key(item))
+        i = int(np.searchsorted(self.keys, key))
+        return i < len(self.keys) and self.keys[i] == key
+
+    def isin(self, *columns: Sequence[str]) -> np.ndarray:
+        return np.isin(KeySet.hash(*columns), self.keys)
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+
+def _key(parts: Sequence[str]) -> int:
+    return int.from_bytes(hashlib.blake2b("\x1f".join(parts).encode(), digest_size=8).digest(), "little")
+
+
 @dataclass
 class TaskInput:
-    """One task's view of the data: what is known, what to anchor on, what to draw from."""
+    """One task's view of the data: what is known, what to anchor on, what to draw from.
+
+    This is all the mining keeps of a dataset: the task's positive rows (anchors and known positives), its unique
+    training targets (the corpus; for QC the distinct category paths, a few thousand), and 8-byte keys of every
+    pair and row id (not the rows)."""
 
     task: str
     anchors: list[dict]  # positive training rows (id, task, language, query), sorted by id
@@ -54,8 +92,9 @@ class TaskInput:
     known_positive: dict[str, set[str]]  # query -> targets labelled 1 in any split
     #: QC only: query -> the level tuples of its known positives (for the taxonomy rule), else empty.
     positive_levels: dict[str, list[tuple[str, ...]]]
-    existing: set[tuple[str, str]]  # every (query, target) pair present in any split
-    train_labels: pd.Series  # labels of the task's training rows (for the balance report)
+    existing: KeySet  # every (query, target) pair present in any split
+    row_ids: KeySet  # every (split, id) of the task's rows (mined ids must not collide with them)
+    train_labels: dict[int, int]  # label -> training rows (for the balance report)
 
     @property
     def is_qc(self) -> bool:
@@ -69,28 +108,111 @@ class TaskInput:
         return by_query
 
 
-def task_input(records: pd.DataFrame, task: str) -> TaskInput:
-    df = records[records["task"] == task]
-    positives = df[df["label"] == 1]
+def _task_input(
+    task: str,
+    positives: pd.DataFrame,
+    corpus: set[str],
+    pair_keys: np.ndarray,
+    id_keys: np.ndarray,
+    train_labels: dict[int, int],
+) -> TaskInput:
+    """A task's input from its positive rows (any split), unique training targets, keys and label counts."""
     known: dict[str, set[str]] = {}
     for q, t in zip(positives["query"], positives["target"], strict=True):
         known.setdefault(q, set()).add(t)
     levels: dict[str, list[tuple[str, ...]]] = {}
     if task == Task.QC.value:
         levels = {q: [tuple(split_category_path(p)) for p in sorted(ps)] for q, ps in known.items()}
-    train = df[df["split"] == Split.TRAIN.value]
-    anchors = train.loc[train["label"] == 1, ["id", "task", "language", "query"]].sort_values("id", kind="stable")
+    train = positives[positives["split"] == Split.TRAIN.value]
+    anchors = train[["id", "task", "language", "query"]].sort_values("id", kind="stable")
     return TaskInput(
         task=task,
         anchors=anchors.to_dict("records"),
-        corpus=sorted(set(train["target"])),
+        corpus=sorted(corpus),
         known_positive=known,
         positive_levels=levels,
-        existing=set(zip(df["query"], df["target"], strict=True)),
-        train_labels=train["label"],
+        existing=KeySet(pair_keys),
+        row_ids=KeySet(id_keys),
+        train_labels=train_labels,
     )
 
 
+def _keys(batch: pd.DataFrame) -> pd.DataFrame:
+    """Per row: its task, split and label, and the keys of its (query, target) pair and its (split, id)."""
+    return pd.DataFrame(
+        {
+            "task": batch["task"].to_numpy(),
+            "train": (batch["split"] == Split.TRAIN.value).to_numpy(),
+            "label": batch["label"].to_numpy(),
+            "pair": KeySet.hash(batch["query"].tolist(), batch["target"].tolist()),
+            "id": KeySet.hash(batch["split"].tolist(), batch["id"].tolist()),
+        }
+    )
+
+
+def _positives(batch: pd.DataFrame) -> pd.DataFrame:
+    return batch.loc[batch["label"] == 1, ["id", "task", "split", "language", "query", "target"]]
+
+
+def _train_targets(batch: pd.DataFrame) -> pd.DataFrame:
+    return batch.loc[batch["split"] == Split.TRAIN.value, ["task", "target"]].drop_duplicates()
+
+
+def _inputs_from_parts(parts: dict[str, list[pd.DataFrame]]) -> list[TaskInput]:
+    """Task inputs from per-block :func:`_positives`, :func:`_train_targets` and :func:`_keys` frames."""
+    positives = pd.concat(parts["positives"], ignore_index=True)
+    targets = pd.concat(parts["targets"], ignore_index=True)
+    keys = pd.concat(parts["keys"], ignore_index=True)
+    inputs = []
+    for t in Task:
+        mine = keys[keys["task"] == t.value]
+        if mine.empty:
+            continue
+        train = mine.loc[mine["train"], "label"].value_counts()
+        inputs.append(
+            _task_input(
+                t.value,
+                positives[positives["task"] == t.value],
+                set(targets.loc[targets["task"] == t.value, "target"]),
+                mine["pair"].to_numpy(),
+                mine["id"].to_numpy(),
+                {int(k): int(v) for k, v in train.items()},
+            )
+        )
+    return inputs
+
+
 def all_task_inputs(records: pd.DataFrame) -> list[TaskInput]:
-    """One :class:`TaskInput` per task present in ``records``, in :class:`Task` order."""
-    return [task_input(records, t.value) for t in Task if (records["task"] == t.value).any()]
+    """One :class:`TaskInput` per task present in ``records`` (a table in memory), in :class:`Task` order."""
+    return _inputs_from_parts(
+        {"positives": [_positives(records)], "targets": [_train_targets(records)], "keys": [_keys(records)]}
+    )
+
+
+def stream_task_inputs(path: Path) -> list[TaskInput]:
+    """:func:`all_task_inputs` of an ingested dataset, streamed with Ray Data: every block is checked against
+    RECORD_SCHEMA (errors name the file, the row id and the field) and reduced to its positives, its unique
+    training targets and its keys; the driver holds only those."""
+    import ray.data
+
+    where = dataset_path(path)
+    ds = ray.data.read_parquet(str(where), include_paths=True).map_batches(_checked, batch_format="pandas")
+    ds = ds.materialize()  # checked once, reduced three ways
+    parts = {
+        name: list(ds.map_batches(fn, batch_format="pandas").iter_batches(batch_format="pandas", batch_size=None))
+        for name, fn in (("positives", _positives), ("targets", _train_targets), ("keys", _keys))
+    }
+    parts = {
+        name: frames or [fn(pd.DataFrame({c: pd.Series(dtype=object) for c in RECORD_COLUMNS}))]
+        for (name, frames), fn in zip(parts.items(), (_positives, _train_targets, _keys), strict=True)
+    }
+    return _inputs_from_parts(parts)
+
+
+def _checked(batch: pd.DataFrame) -> pd.DataFrame:
+    """A block of ``read_parquet(include_paths=True)``, checked (:func:`_check_rows`, naming its file)."""
+    missing = [c for c in RECORD_COLUMNS if c not in batch.columns]
+    where = Path(str(batch["path"].iloc[0])) if len(batch) else Path("?")
+    if missing:
+        raise ValueError(f"{where}: missing columns {missing} (expected ecomrel.schema.RECORD_SCHEMA)")
+    return _check_rows(batch[RECORD_COLUMNS], where)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import pandas as pd
-
 from .inputs import TaskInput
 from .mining import Mined
 from .rows import ID_SUFFIX
@@ -35,10 +33,11 @@ def run_report(rows: list[dict], tasks: dict[str, dict], embedding: dict | None)
     return {"output_rows": len(rows), "counts": _nonzero(_counts(rows)), "tasks": tasks, "embedding": embedding}
 
 
-def label_balance(labels: pd.Series, mined_rows: int) -> dict:
-    """Positives and negatives of the training labels before and after adding ``mined_rows`` negatives."""
-    pos = int((labels == 1).sum())
-    neg = int((labels == 0).sum())
+def label_balance(labels: dict[int, int], mined_rows: int) -> dict:
+    """Positives and negatives of the training labels (label -> rows) before and after adding ``mined_rows``
+    negatives."""
+    pos = labels.get(1, 0)
+    neg = labels.get(0, 0)
     return {"before": _side(pos, neg), "after": _side(pos, neg + mined_rows)}
 
 

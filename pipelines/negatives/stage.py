@@ -4,23 +4,21 @@
 from __future__ import annotations
 
 import logging
-import shutil
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
-import pyarrow.parquet as pq
 
+from ecomrel import telemetry
 from ecomrel.manifest import Manifest, StageRun, read_manifest, run_stage
-from ecomrel.records import read_records
+from ecomrel.records import read_records, write_dataset
 from ecomrel.schema import Source
 
 from ..embed import EmbedConfig, Embedder
 from .config import NegativesConfig
-from .inputs import all_task_inputs, load_records
+from .inputs import TaskInput, stream_task_inputs
 from .mining import mine_task
 from .report import run_report, task_report
 from .rows import MINED_SCHEMA
@@ -32,12 +30,13 @@ DATA_DIR = "data"
 
 
 def mine_records(
-    records: pd.DataFrame,
+    inputs: Sequence[TaskInput],
     neg_cfg: NegativesConfig,
     vectors: MiningVectors | None,
     match: Mapping[str, Mapping[str, int]] | None = None,
 ) -> tuple[pa.Table, dict]:
-    """Mine negatives for ``records`` (all splits; anchors are the positive training rows). ``vectors`` is None
+    """Mine negatives for every task's input (:func:`all_task_inputs` of a table, or :func:`stream_task_inputs`
+    of a dataset; anchors are the positive training rows). ``vectors`` is None
     only for the random arm; ``match`` (random arm only) is task -> anchor id -> how many to draw for that anchor
     (see :func:`matched_counts`). Returns the mined rows (MINED_SCHEMA) and the report."""
     if vectors is None and not neg_cfg.random_negatives:
@@ -47,23 +46,24 @@ def mine_records(
     semantic_vectors = None if neg_cfg.random_negatives else vectors
     tasks: dict[str, dict] = {}
     rows: list[dict] = []
-    for task_no, ti in enumerate(all_task_inputs(records)):
+    for task_no, ti in enumerate(inputs):
         rng = np.random.default_rng([neg_cfg.seed, task_no])
         mined = mine_task(ti, neg_cfg, rng, semantic_vectors, None if match is None else match.get(ti.task, {}))
+        _check_ids(ti, mined.rows)
         tasks[ti.task] = task_report(ti, mined)
         rows.extend(mined.rows)
-    _check_ids(records, rows)
     report = run_report(rows, tasks, semantic_vectors.facts if semantic_vectors is not None else None)
     return pa.Table.from_pylist(rows, schema=MINED_SCHEMA), report
 
 
-def _check_ids(records: pd.DataFrame, rows: list[dict]) -> None:
+def _check_ids(ti: TaskInput, rows: list[dict]) -> None:
     """Ids are unique per (task, split), as ingest keeps them (the CIKM files number each task from 0)."""
-    clashes = set(zip(records["task"], records["split"], records["id"], strict=True)).intersection(
-        (r["task"], r["split"], r["id"]) for r in rows
-    )
-    if clashes:
-        raise ValueError(f"mined ids collide with existing (task, split, id) keys, e.g. {sorted(clashes)[0]!r}")
+    clash = ti.row_ids.isin([r["split"] for r in rows], [r["id"] for r in rows])
+    if clash.any():
+        r = rows[int(np.flatnonzero(clash)[0])]
+        raise ValueError(
+            f"mined ids collide with existing (task, split, id) keys, e.g. {(r['task'], r['split'], r['id'])!r}"
+        )
 
 
 def matched_counts(semantic_dir: Path) -> dict[str, dict[str, int]]:
@@ -96,16 +96,22 @@ def mine_negatives(
     only, MINED_SCHEMA) to ``out_dir/data/``. Rows of other splits are read to know every labelled positive and
     every existing pair. ``embed_cfg`` may be None only for the random arm; ``match_from`` (random arm only) is a
     semantic run's output folder whose per-anchor counts the random draw matches. Returns the report: counts by
-    kind and per task, label balance before/after, guard drops, index facts (recall@k when approximate)."""
+    kind and per task, label balance before/after, guard drops, index facts (recall@k when approximate).
+
+    The input streams through Ray Data (:func:`stream_task_inputs`); the driver holds what mining needs of it
+    (positives, unique training targets, 8-byte keys of the rest) and the mined rows, written by
+    ``write_parquet``."""
+    import ray.data
+
     if embed_cfg is None and not neg_cfg.random_negatives:
         raise ValueError("negatives: semantic mining needs an embed config (recipe key 'embed')")
     started = time.perf_counter()
-    records = load_records(Path(train_dir))
-    vectors = None if neg_cfg.random_negatives else embed_for_mining(records, embed_cfg, embedder_cls)
+    inputs = stream_task_inputs(Path(train_dir))
+    vectors = None if neg_cfg.random_negatives else embed_for_mining(inputs, embed_cfg, embedder_cls)
     match = matched_counts(match_from) if match_from is not None else None
-    table, report = mine_records(records, neg_cfg, vectors, match)
+    table, report = mine_records(inputs, neg_cfg, vectors, match)
     report["matched_to"] = None if match_from is None else str(match_from)
-    data_dir = _write(table, Path(out_dir) / DATA_DIR)
+    data_dir = write_dataset(ray.data.from_arrow(table), Path(out_dir) / DATA_DIR, MINED_SCHEMA)
     report.update(data_dir=str(data_dir), wall_s=round(time.perf_counter() - started, 3))
     log.info(
         "mined %d negatives %s; shortfall %s",
@@ -114,17 +120,6 @@ def mine_negatives(
         {t: r["shortfall_by_kind"] for t, r in report["tasks"].items()},
     )
     return report
-
-
-def _write(table: pa.Table, data_dir: Path) -> Path:
-    """Replace ``data_dir`` with ``table`` as one Parquet file. Written here rather than with
-    ecomrel.records.write_records so that rank/similarity keep their types even when every value is null (easy and
-    random negatives)."""
-    if data_dir.exists():
-        shutil.rmtree(data_dir)
-    data_dir.mkdir(parents=True)
-    pq.write_table(table, data_dir / "mined.parquet")
-    return data_dir
 
 
 def negatives_stage(
@@ -137,13 +132,18 @@ def negatives_stage(
     force: bool = False,
 ) -> StageRun:
     """The ``negatives`` stage (semantic hard + easy negatives) or, as ``random_negatives``, the ablation arm's
-    uniform draw: with ``match_from`` (a semantic run's output) as many per anchor as that run has."""
+    uniform draw: with ``match_from`` (a semantic run's output) as many per anchor as that run has. Each task's
+    mined rows are counted by kind in ``ecomrel_negatives_mined_total`` under the run's name (the folder ``out``
+    is in)."""
 
     def body(m: Manifest) -> None:
         report = mine_negatives(ingested, out, embed_cfg, cfg, match_from=match_from)
         m.input_rows = sum(t["anchors"] for t in report["tasks"].values())  # positive training rows (anchors)
         m.output_rows = report["output_rows"]
         m.extra = report
+        for task, t in report["tasks"].items():
+            mined = {kind.removesuffix("_negative"): n for kind, n in t["counts"].items()}
+            telemetry.record_negatives(out.parent.name, task, mined)
 
     embed = embed_cfg.digest() if embed_cfg is not None and not cfg.random_negatives else ""
     inputs = [ingested] if match_from is None else [ingested, match_from]

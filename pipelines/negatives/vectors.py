@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
-import pandas as pd
 
 from pipelines.embed import EmbedConfig
 
 from ..embed import Embedder, embed_queries_and_passages
-from .inputs import all_task_inputs
+from .inputs import TaskInput
 
 
 @dataclass
@@ -23,10 +23,9 @@ class MiningVectors:
     facts: dict = field(default_factory=dict)
 
 
-def mining_texts(records: pd.DataFrame) -> tuple[list[str], list[str]]:
+def mining_texts(inputs: Sequence[TaskInput]) -> tuple[list[str], list[str]]:
     """What semantic mining embeds, each text once across tasks: the queries of positive training rows, and the
     training targets plus every known positive target of those queries (for the guard)."""
-    inputs = all_task_inputs(records)
     queries = sorted({a["query"] for ti in inputs for a in ti.anchors})
     passages = sorted(
         {t for ti in inputs for t in ti.corpus}
@@ -36,10 +35,10 @@ def mining_texts(records: pd.DataFrame) -> tuple[list[str], list[str]]:
 
 
 def embed_for_mining(
-    records: pd.DataFrame, embed_cfg: EmbedConfig, embedder_cls: type[Embedder] = Embedder
+    inputs: Sequence[TaskInput], embed_cfg: EmbedConfig, embedder_cls: type[Embedder] = Embedder
 ) -> MiningVectors:
     """Embed :func:`mining_texts` in one pass over one Ray Data actor pool."""
-    queries, passages = mining_texts(records)
+    queries, passages = mining_texts(inputs)
     start = time.perf_counter()
     q_arr, p_arr = embed_queries_and_passages(queries, passages, embed_cfg, embedder_cls)
     facts = {

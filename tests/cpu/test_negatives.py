@@ -23,6 +23,7 @@ from pipelines.embed import EmbedConfig, Embedder, embed_queries_and_passages, r
 from pipelines.negatives import (
     MINED_SCHEMA,
     MiningVectors,
+    all_task_inputs,
     build_index,
     embed_for_mining,
     exact_search,
@@ -32,6 +33,7 @@ from pipelines.negatives import (
     mine_records,
     mining_texts,
     recall_at_k,
+    stream_task_inputs,
 )
 from pipelines.negatives.config import NegativesConfig
 
@@ -225,7 +227,7 @@ def vectors(st_model, fixture_rows) -> MiningVectors:
     """The mining embeddings computed in-process with the same Embedder the actors run, so the tests that vary
     only mining knobs need no Ray job each."""
     embedder = Embedder(_embed_cfg(st_model))
-    queries, passages = mining_texts(fixture_rows)
+    queries, passages = mining_texts(all_task_inputs(fixture_rows))
     q, p = embedder.encode(queries, "query"), embedder.encode(passages, "passage")
     return MiningVectors(dict(zip(queries, q, strict=True)), dict(zip(passages, p, strict=True)))
 
@@ -340,7 +342,7 @@ def test_mined_negatives_are_true_negatives(st_model, train_dir, fixture_rows, r
     report = mine_negatives(train_dir, tmp_path, _embed_cfg(st_model), cfg, embedder_cls=_counting_embedder(log))
     mined = _read_mined(tmp_path)
     # Each text mining needs is embedded exactly once, as its kind.
-    queries, passages = mining_texts(fixture_rows)
+    queries, passages = mining_texts(all_task_inputs(fixture_rows))
     calls = sorted(line.split("\t") for line in log.read_text().splitlines())
     assert calls == sorted([["query", q] for q in queries] + [["passage", p] for p in passages])
     assert report["embedding"]["queries"] == len(queries) and report["embedding"]["passages"] == len(passages)
@@ -392,7 +394,7 @@ def test_margin_guard_drops_planted_near_duplicate(fixture_rows, vectors):
     near_dup = {q for q, words in _queries().items() if "headphones" in words}
 
     def run(**margins) -> tuple[set, dict]:
-        table, report = mine_records(fixture_rows, NegativesConfig(**common, **margins), vectors)
+        table, report = mine_records(all_task_inputs(fixture_rows), NegativesConfig(**common, **margins), vectors)
         m = table.to_pandas()
         return set(m.loc[m["target"] == NEAR_DUPLICATE, "query"]), report["tasks"]["QC"]["drops"]["hard_negative"]
 
@@ -407,7 +409,7 @@ def test_margin_guard_drops_planted_near_duplicate(fixture_rows, vectors):
 
 def test_counts_follow_knobs_and_random_arm_matches(fixture_rows, vectors, train_dir, tmp_path):
     cfg = NegativesConfig(negatives_per_positive=2, hard_fraction=0.5, index="hnsw", seed=3)
-    _, report = mine_records(fixture_rows, cfg, vectors)
+    _, report = mine_records(all_task_inputs(fixture_rows), cfg, vectors)
     random_cfg = cfg.model_copy(update={"random_negatives": True})
     rand = mine_negatives(train_dir, tmp_path / "r", None, random_cfg)  # no embedder needed, none started
     positives, existing = _known(fixture_rows)
@@ -426,7 +428,7 @@ def test_counts_follow_knobs_and_random_arm_matches(fixture_rows, vectors, train
     assert len(triples) == len(mined) and not triples & positives and not triples & existing
     # Half a negative per positive: round(P / 2) in total; hard_fraction 0 gives only easy ones.
     half_cfg = cfg.model_copy(update={"negatives_per_positive": 0.5, "hard_fraction": 0.0})
-    _, half = mine_records(fixture_rows, half_cfg, vectors)
+    _, half = mine_records(all_task_inputs(fixture_rows), half_cfg, vectors)
     assert half["tasks"]["QC"]["counts"] == {"easy_negative": round(report["tasks"]["QC"]["anchors"] / 2)}
 
 
@@ -434,7 +436,7 @@ def test_random_arm_matched_to_a_semantic_run_draws_its_counts_per_anchor(fixtur
     """A narrow rank window leaves semantic mining short of the config's rate; the matched random arm draws what
     semantic mining actually produced, anchor by anchor, not the rate."""
     cfg = NegativesConfig(negatives_per_positive=2, hard_fraction=1.0, top_k=3, range_max=3)
-    table, report = mine_records(fixture_rows, cfg, vectors)
+    table, report = mine_records(all_task_inputs(fixture_rows), cfg, vectors)
     assert sum(t["shortfall"] for t in report["tasks"].values()) > 0  # else matching would prove nothing
     semantic = tmp_path / "semantic"
     (semantic / "data").mkdir(parents=True)
@@ -447,7 +449,7 @@ def test_random_arm_matched_to_a_semantic_run_draws_its_counts_per_anchor(fixtur
     assert per_anchor.to_dict() == table.to_pandas().groupby(["task", "parent_id"]).size().to_dict()
     assert rand["output_rows"] == table.num_rows and rand["matched_to"] == str(semantic)
     with pytest.raises(ValueError, match="only the random arm"):
-        mine_records(fixture_rows, cfg, vectors, match={"QC": {}})
+        mine_records(all_task_inputs(fixture_rows), cfg, vectors, match={"QC": {}})
     with pytest.raises(ValueError, match="can only match the counts of a semantic run"):
         mine_negatives(train_dir, tmp_path / "y", None, random_cfg, match_from=tmp_path / "r")
 
@@ -521,12 +523,15 @@ def test_guard_thresholds_match_sentence_transformers():
 # ------------------------------------------------------------------------------------------------------- bad input
 
 
-def test_bad_input_and_config_errors(tmp_path, fixture_rows):
+def test_bad_input_and_config_errors(tmp_path, fixture_rows, ray_data):
     bad = fixture_rows.copy()
     bad.loc[5, "label"] = 3
     pq.write_table(pa.Table.from_pandas(bad, preserve_index=False), tmp_path / "bad.parquet")
     with pytest.raises(ValueError, match=rf"bad\.parquet: row 5 \(id '{bad.at[5, 'id']}'\): field 'label'"):
         load_records(tmp_path / "bad.parquet")
+    # The stage's streamed read checks every block the same way and names the file the row came from.
+    with pytest.raises(ValueError, match=rf"bad\.parquet: row 5 \(id '{bad.at[5, 'id']}'\): field 'label'"):
+        stream_task_inputs(tmp_path / "bad.parquet")
     with pytest.raises(ValueError, match="range_min < range_max <= top_k, got range_min=1, range_max=30, top_k=20"):
         NegativesConfig(range_max=30)
     with pytest.raises(ValueError, match="needs an embed config"):
@@ -554,9 +559,9 @@ def test_ground_truth_on_synthetic_data_with_bundled_e5(ray_data, tmp_path):
     positives, existing = _known(records)
     embed_cfg = EmbedConfig(model=str(materialize_multilingual_e5_small()), concurrency=2)
 
-    vectors = embed_for_mining(records, embed_cfg)  # the Ray Data actor pool, once for both arms below
+    vectors = embed_for_mining(all_task_inputs(records), embed_cfg)  # the Ray Data actor pool, once for both arms below
     assert vectors.facts["dim"] == 384
-    table, report = mine_records(records, NegativesConfig(), vectors)
+    table, report = mine_records(all_task_inputs(records), NegativesConfig(), vectors)
     mined = table.to_pandas()
     triples = set(zip(mined["task"], mined["query"], mined["target"], strict=True))
     assert len(triples) == len(mined) > 0 and not triples & positives and not triples & existing
@@ -568,7 +573,7 @@ def test_ground_truth_on_synthetic_data_with_bundled_e5(ray_data, tmp_path):
     assert relevant_share(hard[hard["task"] == "QC"]) <= 0.02  # the taxonomy rule + margin guard
     assert relevant_share(mined[mined["source"] == "easy_negative"]) <= 0.02
     # Without the margin guard far more QI "hard negatives" are really positives.
-    open_ = mine_records(records, NegativesConfig(absolute_margin=None), vectors)[0].to_pandas()
+    open_ = mine_records(all_task_inputs(records), NegativesConfig(absolute_margin=None), vectors)[0].to_pandas()
     qi_open = open_[(open_["source"] == "hard_negative") & (open_["task"] == "QI")]
     assert relevant_share(hard[hard["task"] == "QI"]) < relevant_share(qi_open) / 2
     assert report["tasks"]["QC"]["drops"]["hard_negative"]["taxonomy"] > 0
