@@ -213,6 +213,12 @@ def test_recipe_job_succeeds_with_ingest_on_both_nodes(cluster: Cluster, recipe:
     nodes = ingest.extra["nodes"]
     assert set(nodes) == set(cluster.alive_nodes()), nodes
     assert all(n > 0 for n in nodes.values()) and sum(nodes.values()) == INGEST_LINES
+    # The stage after it too: the audit's Ray Data read tasks (ReadParquet over ingest's files) ran on both nodes,
+    # as the state API's task records of this job show.
+    job_id = cluster.get(f"/api/jobs/{recipe['sid']}")["job_id"]
+    tasks = cluster.get("/api/v0/tasks?limit=10000")["data"]["result"]["result"]
+    reads = {t["node_id"] for t in tasks if t["job_id"] == job_id and t["name"].startswith("ReadParquet")}
+    assert reads == set(cluster.alive_nodes()), sorted((t["name"], t["node_id"]) for t in tasks)
     assert (run_dir / "ingest" / "data" / "records.parquet").is_file()
 
     audit = read_manifest(run_dir / "audit")
