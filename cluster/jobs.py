@@ -382,7 +382,7 @@ def fetch(
     url = ray_client or client_address(address)
     cloudpickle.register_pickle_by_value(run_archive)  # the cluster needs only the standard library to run it
     try:
-        ray.init(url, log_to_driver=False)
+        ray.init(url)
     except (ConnectionError, RuntimeError) as exc:
         hint = f"forward the head's port {RAY_CLIENT_PORT} or give --ray-client"
         raise JobsError(f"Ray Client at {url}: {exc} ({hint})") from exc
@@ -449,7 +449,7 @@ def _exit_code(status: JobStatus) -> int:
 
 def _echo_run_folder(log_text: str) -> None:
     folder = reported_run_folder(log_text)
-    typer.echo(RUN_FOLDER_PREFIX + (folder or "not reported (the job printed none: it has not started `run` yet)"))
+    typer.echo(RUN_FOLDER_PREFIX + (folder or "none reported (the job has not reached `ecomrel run`)"))
 
 
 def _parse_env(items: list[str] | None) -> dict[str, str]:
