@@ -328,7 +328,20 @@ def test_fuzzed_bodies_never_500(service, route, body):
     assert r.status_code in (200, 404, 422), (r.status_code, r.text[:300])
 
 
-def test_overload_answers_503_fast_and_batches_across_requests(service):
+def _exported(port: int) -> list:
+    """Every sample the node's metrics agent exports now (Prometheus text format, parsed)."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    text = requests.get(f"http://127.0.0.1:{port}/metrics", timeout=10).text
+    return [s for family in text_string_to_metric_families(text) for s in family.samples]
+
+
+def _total(samples, name: str, **labels) -> float:
+    """The sum of a series over every process exporting it (Ray tags each with its worker), matching ``labels``."""
+    return sum(s.value for s in samples if s.name == name and all(s.labels.get(k) == v for k, v in labels.items()))
+
+
+def test_overload_answers_503_fast_and_batches_across_requests(service, ray_local):
     def call(_):
         start = time.perf_counter()
         r = _relevance(service.slow, [PAIRS[0]])
@@ -345,6 +358,40 @@ def test_overload_answers_503_fast_and_batches_across_requests(service):
     assert max(t for _, t in shed) < 2.0  # refused at once, not after waiting for the slow backend
     assert max(r.json()["results"][0]["p_yes"] for r in ok) * 100 >= 2  # several requests shared a model call
     assert requests.get(f"{service.slow}/healthz").status_code == 200
+
+    # The exporter shows the overload as the alert rules read it (infra/prometheus/alerts.yml): this burst is the
+    # module's only source of reason="overloaded", so that series counts exactly its 503s.
+    rejected, requests_total, latency, batch = (
+        "ray_ecomrel_serve_rejected_total",
+        "ray_ecomrel_serve_requests_total",
+        "ray_ecomrel_serve_request_latency_seconds",
+        "ray_ecomrel_serve_batch_size",
+    )
+    port = ray_local._private.worker.global_worker.node.metrics_export_port
+
+    def exported() -> tuple[list, dict[str, bool]]:
+        samples = _exported(port)
+        latency_count = _total(samples, f"{latency}_count", route="/v1/relevance")
+        scoring = sum(_total(samples, requests_total, route=r) for r in ("/v1/relevance", "/v1/score"))
+        return samples, {
+            "overloaded = the 503s": _total(samples, rejected, reason="overloaded") == len(shed),
+            "503s among the requests": _total(samples, requests_total, route="/v1/relevance", code="503") >= len(shed),
+            # EcomrelServeOverloaded's ratio: overloaded rejections over scoring requests, here far above 5%
+            "overload alert ratio": scoring > 0 and _total(samples, rejected, reason="overloaded") / scoring > 0.05,
+            # every burst request is timed, the slow backend's 200s (>= 0.4 s) above the 0.25 s bucket
+            "latency count": latency_count >= len(results),
+            "slow latencies": latency_count - _total(samples, f"{latency}_bucket", route="/v1/relevance", le="0.25")
+            >= len(ok),
+            # the slow scorer's calls gathered several requests: some batch is above the le="1.0" bucket (Ray
+            # exports a histogram's buckets exactly, its _sum from bucket midpoints)
+            "batches above 1": _total(samples, f"{batch}_count") - _total(samples, f"{batch}_bucket", le="1.0") >= 1,
+        }
+
+    deadline = time.monotonic() + 40  # Ray's metrics agent exports every few seconds, each process on its own
+    while not all((checks := exported())[1].values()) and time.monotonic() < deadline:
+        time.sleep(2)
+    samples, results_by_check = checks
+    assert all(results_by_check.values()), (results_by_check, [s for s in samples if "ecomrel_serve" in s.name])
 
 
 def test_metrics_are_exported_under_the_listed_names(service, ray_local):
