@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 import re
 import shlex
 import shutil
@@ -239,8 +240,10 @@ def test_secret_example_holds_no_real_token() -> None:
 def test_dockerfile_base_matches_the_ray_pin_and_python_range() -> None:
     lines = [ln.strip() for ln in (REPO / "infra" / "Dockerfile").read_text().splitlines()]
     (base,) = [ln.split()[1] for ln in lines if ln.startswith("FROM ")]
-    m = re.fullmatch(r"rayproject/ray:(?P<ray>[\d.]+)-py(?P<py>3)(?P<minor>\d+)-cu12\d", base)
-    assert m, f"{base}: expected rayproject/ray:<ray>-py3<minor>-cu12<x>"
+    # CUDA 13: torch 2.13's PyPI wheel, vLLM 0.29 and nixl-cu13 (tests/cpu/test_image_lock.py resolves them).
+    m = re.fullmatch(r"rayproject/ray:(?P<ray>[\d.]+)-py(?P<py>3)(?P<minor>\d+)-cu13\d", base)
+    assert m, f"{base}: expected rayproject/ray:<ray>-py3<minor>-cu13<x>"
+    assert "R580" in (REPO / "infra" / "Dockerfile").read_text(), "the Dockerfile must state the driver floor"
     assert m["ray"] == RAY_VERSION
     assert f"{m['py']}.{m['minor']}" in SpecifierSet(PYPROJECT["project"]["requires-python"])
     text = "\n".join(lines)
@@ -531,8 +534,13 @@ def test_submit_resolves_a_relative_runs_dir_against_storage_or_refuses() -> Non
     assert jobs.planned_run_folder([*quick, "--set", "name=other"], shared) == shared / "runs" / "other"
     with pytest.raises(jobs.JobsError, match=r"runs_dir 'runs' is relative .* --storage PATH"):
         jobs.planned_run_folder(quick, None, "http://head.example:8265")
-    # An absolute runs_dir needs no storage.
+    # An absolute runs_dir needs no storage; the job's --env values are what the config's ${VAR} see.
     assert jobs.planned_run_folder([*quick, "--set=runs_dir=/data/runs"], None) == Path("/data/runs/demo-quick")
+    from_env = [*quick, "--set", "runs_dir=${RUNS_FOR_TEST}"]
+    with pytest.raises(jobs.JobsError, match="RUNS_FOR_TEST is not set"):
+        jobs.planned_run_folder(from_env, shared)
+    assert jobs.planned_run_folder(from_env, None, env={"RUNS_FOR_TEST": "/x"}) == Path("/x/demo-quick")
+    assert "RUNS_FOR_TEST" not in os.environ
 
 
 def test_a_job_resolves_its_relative_runs_dir_against_ecomrel_storage(monkeypatch, tmp_path) -> None:
