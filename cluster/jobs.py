@@ -171,16 +171,33 @@ def _set_args(cli_args: list[str]) -> list[str]:
     return out
 
 
-def planned_run_folder(cli_args: list[str], storage: Path | None, address: str | None = None) -> Path:
+@contextmanager
+def _environ(extra: Mapping[str, str]) -> Iterator[None]:
+    """``os.environ`` with ``extra`` set, restored afterwards."""
+    saved = dict(os.environ)
+    os.environ.update(extra)
+    try:
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+def planned_run_folder(
+    cli_args: list[str], storage: Path | None, address: str | None = None, env: Mapping[str, str] | None = None
+) -> Path:
     """The absolute run folder an uploaded ``run`` command (as ``job_args`` rewrote it) will write: the config's
-    runs_dir, resolved against ``storage`` when relative, / name. Refuses a relative runs_dir without storage."""
+    runs_dir, resolved against ``storage`` when relative, / name. Refuses a relative runs_dir without storage.
+
+    The config is validated here, with the job's extra ``env`` visible to its ``${VAR}`` references."""
     from cluster.config import load_config
     from ecomrel.config import ConfigError
 
     _, value = _config_arg(cli_args)
     config = value.removeprefix("--config=")
     try:
-        cfg = load_config(repo_root() / config, _set_args(cli_args))
+        with _environ(env or {}):
+            cfg = load_config(repo_root() / config, _set_args(cli_args))
     except ConfigError as exc:
         raise JobsError(str(exc)) from exc
     runs = Path(cfg.runs_dir)
@@ -288,7 +305,7 @@ def submit(
     upload = upload and not image
     args = job_args(cli_args, upload)
     root = storage_root(storage, address)
-    folder = planned_run_folder(args, root, address) if upload and args[0] == "run" else None
+    folder = planned_run_folder(args, root, address, env) if upload and args[0] == "run" else None
     sid = submission_id or default_submission_id(args)
     jobs = client(address)
     with _job_errors(f"job {sid}: submission refused"):
