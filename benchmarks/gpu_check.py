@@ -16,6 +16,13 @@ prompt scaffolding by ``ecomrel.tiny``; token ids stay far below the model's voc
     python benchmarks/gpu_check.py --device cpu --tiny    # the same steps on a tiny model (seconds)
 
 The last line is the numbers as JSON. Exit status 1 when the three paths' P(yes) disagree.
+
+The project's configs need pydantic and PyYAML, which a GPU machine's preinstalled stack may lack; install them
+for that machine's Python into a folder carried with the checkout (~14 MB) and put it on ``PYTHONPATH``:
+
+    pip install --target .gpu_check_deps --only-binary=:all: --python-version 3.12 \
+        --platform manylinux_2_28_x86_64 --platform manylinux2014_x86_64 "pydantic>=2.7,<3" pyyaml
+    PYTHONPATH=.gpu_check_deps python benchmarks/gpu_check.py
 """
 
 from __future__ import annotations
@@ -27,6 +34,12 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # a bare checkout, nothing installed
+
+try:
+    import pydantic  # noqa: F401
+    import yaml  # noqa: F401
+except ImportError as exc:  # see the module docstring
+    sys.exit(f"{exc}: install pydantic and PyYAML into a carried folder and put it on PYTHONPATH (see --help)")
 
 import torch  # noqa: E402
 
@@ -176,7 +189,7 @@ def check_scoring(model, tokenizer, args, device: str) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--device", default="cuda", help="cuda (default) or cpu")
     parser.add_argument("--tiny", action="store_true", help="a tiny model instead of the Qwen3-14B shape")
     parser.add_argument("--peak-tflops", type=float, default=989.0, help="dense bf16 peak for MFU (H100/H200: 989)")
