@@ -191,28 +191,32 @@ def all_task_inputs(records: pd.DataFrame) -> list[TaskInput]:
 
 def stream_task_inputs(path: Path) -> list[TaskInput]:
     """:func:`all_task_inputs` of an ingested dataset, streamed with Ray Data: every block is checked against
-    RECORD_SCHEMA (errors name the file, the row id and the field) and reduced to its positives, its unique
-    training targets and its keys; the driver holds only those."""
+    RECORD_SCHEMA where it is (the first error, naming the file, the row id and the field, is raised here) and
+    reduced to its positives, its unique training targets and its keys; the driver holds only those."""
     import ray.data
 
-    where = dataset_path(path)
-    ds = ray.data.read_parquet(str(where), include_paths=True).map_batches(_checked, batch_format="pandas")
-    ds = ds.materialize()  # checked once, reduced three ways
+    ds = ray.data.read_parquet(str(dataset_path(path)), include_paths=True).materialize()  # read once, used 4 ways
+    errors = ds.map_batches(_errors, batch_format="pandas", batch_size=None).take(1)
+    if errors:
+        raise ValueError(errors[0]["error"])
+    reducers = {"positives": _positives, "targets": _train_targets, "keys": _keys}
     parts = {
         name: list(ds.map_batches(fn, batch_format="pandas").iter_batches(batch_format="pandas", batch_size=None))
-        for name, fn in (("positives", _positives), ("targets", _train_targets), ("keys", _keys))
-    }
-    parts = {
-        name: frames or [fn(pd.DataFrame({c: pd.Series(dtype=object) for c in RECORD_COLUMNS}))]
-        for (name, frames), fn in zip(parts.items(), (_positives, _train_targets, _keys), strict=True)
+        or [fn(pd.DataFrame({c: pd.Series(dtype=object) for c in RECORD_COLUMNS}))]
+        for name, fn in reducers.items()
     }
     return _inputs_from_parts(parts)
 
 
-def _checked(batch: pd.DataFrame) -> pd.DataFrame:
-    """A block of ``read_parquet(include_paths=True)``, checked (:func:`_check_rows`, naming its file)."""
-    missing = [c for c in RECORD_COLUMNS if c not in batch.columns]
+def _errors(batch: pd.DataFrame) -> pd.DataFrame:
+    """The first problem of a block of ``read_parquet(include_paths=True)`` (:func:`_check_rows`, naming the
+    block's file), as a one-row frame; none: an empty one."""
     where = Path(str(batch["path"].iloc[0])) if len(batch) else Path("?")
-    if missing:
-        raise ValueError(f"{where}: missing columns {missing} (expected ecomrel.schema.RECORD_SCHEMA)")
-    return _check_rows(batch[RECORD_COLUMNS], where)
+    missing = [c for c in RECORD_COLUMNS if c not in batch.columns]
+    try:
+        if missing:
+            raise ValueError(f"{where}: missing columns {missing} (expected ecomrel.schema.RECORD_SCHEMA)")
+        _check_rows(batch[RECORD_COLUMNS], where)
+    except ValueError as e:
+        return pd.DataFrame({"error": [str(e)]})
+    return pd.DataFrame({"error": pd.Series(dtype=object)})
