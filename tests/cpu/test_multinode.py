@@ -4,8 +4,9 @@ The cluster is two ``ray start --block`` processes: a head (1 CPU) and a second 
 resource), in a temp dir and with an auth token of their own (``RAY_AUTH_TOKEN_PATH``), every port chosen free,
 token authentication on. The tests submit the recipe with Ray's own CLI (``ray job submit``) and follow it with
 ``ecomrel jobs``, show from the stage manifests that ingest's Ray Data tasks ran on both nodes, re-submit it
-with ``ecomrel submit`` (everything resumes as current), and check that a node exports the telemetry series the
-Grafana dashboard and alert rules are written against.
+with ``ecomrel submit`` and a runs_dir relative to ``--storage`` (everything resumes as current, the printed run
+folder holds the report after the job and after the cluster stops, ``ecomrel jobs fetch`` copies it), and check
+that a node exports the telemetry series the Grafana dashboard and alert rules are written against.
 
 Teardown never uses ``ray stop``, which stops every Ray process of the user on the machine, other sessions'
 included: it sends SIGTERM to the two ``ray start --block`` processes this module started (each then stops its
@@ -27,7 +28,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import psutil
@@ -66,6 +67,8 @@ class Cluster:
     head_metrics: str
     token: str
     env: dict[str, str]  # for CLI subprocesses: token auth, this venv first on PATH, no stray RAY_ADDRESS
+    ray_client: str  # the head's Ray Client server (ecomrel jobs fetch)
+    outlive: list[Path] = field(default_factory=list)  # files that must still exist once the cluster has stopped
 
     def get(self, path: str) -> dict:
         req = urllib.request.Request(self.dashboard + path, headers={"Authorization": f"Bearer {self.token}"})
@@ -142,12 +145,12 @@ def cluster() -> Iterator[Cluster]:
         HF_HUB_OFFLINE="1",
         TRANSFORMERS_OFFLINE="1",
     )
-    gcs_port, dashboard_port = _free_port(), _free_port()
+    gcs_port, dashboard_port, client_port = _free_port(), _free_port(), _free_port()
     head_ports = _node_ports()
     common = ["--block", "--node-ip-address", "127.0.0.1", "--num-cpus", "1"]
     common += ["--object-store-memory", str(100 * 2**20), "--min-worker-port", "0", "--max-worker-port", "0"]
     head_cmd = [str(BIN / "ray"), "start", "--head", "--port", str(gcs_port), "--dashboard-port", str(dashboard_port)]
-    head_cmd += ["--ray-client-server-port", str(_free_port()), "--include-dashboard", "true", *common, *head_ports]
+    head_cmd += ["--ray-client-server-port", str(client_port), "--include-dashboard", "true", *common, *head_ports]
     head_cmd += ["--temp-dir", str(root / "ray")]
     worker_cmd = [str(BIN / "ray"), "start", "--address", f"127.0.0.1:{gcs_port}", "--resources", '{"node_b": 1}']
     # A temp dir of its own, as on a separate machine: each node's runtime-env agent re-extracts the job's working
@@ -162,6 +165,7 @@ def cluster() -> Iterator[Cluster]:
         head_metrics=f"http://127.0.0.1:{head_ports[head_ports.index('--metrics-export-port') + 1]}/metrics",
         token=token,
         env=env,
+        ray_client=f"ray://127.0.0.1:{client_port}",
     )
     procs: list[subprocess.Popen] = []
     try:
@@ -172,7 +176,9 @@ def cluster() -> Iterator[Cluster]:
         yield c
     finally:
         _stop(procs, root)
+        gone = [p for p in c.outlive if not p.is_file()]
         shutil.rmtree(root, ignore_errors=True)
+    assert not gone, f"gone once the cluster stopped: {gone}"
 
 
 @pytest.fixture(scope="module")
@@ -227,19 +233,38 @@ def test_recipe_job_succeeds_with_ingest_on_both_nodes(cluster: Cluster, recipe:
     assert {name: s["ran"] for name, s in stages.items()} == {"make_data": True, "ingest": True, "audit": True}
 
 
-def test_ecomrel_submit_resumes_the_finished_recipe(cluster: Cluster, recipe: dict) -> None:
-    """`ecomrel submit` (JobSubmissionClient, token header) runs the same recipe again: every stage is current."""
+def test_ecomrel_submit_resumes_the_finished_recipe(cluster: Cluster, recipe: dict, tmp_path: Path) -> None:
+    """`ecomrel submit` (JobSubmissionClient, token header) runs the same recipe again, its runs_dir now relative to
+    `--storage`: every stage is current, the run folder it prints last holds the run's report (and still does once
+    the cluster has stopped: see the fixture), and `ecomrel jobs fetch` copies it back through Ray Client."""
     env = dict(cluster.env)
     for key in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "TOKENIZERS_PARALLELISM"):
         env.pop(key, None)  # the driver inherits the head's; see the report on cluster/ray_runtime.connect
     sid = f"mn-resume-{secrets.token_hex(3)}"
     args = [sys.executable, "-m", "cluster.cli", "submit", "--address", cluster.dashboard, "--submission-id", sid]
-    args += ["--no-upload", "--wait", "--", "run", "--config", str(recipe["config"])]
+    args += ["--storage", str(cluster.root), "--no-upload", "--wait"]
+    args += ["--", "run", "--config", str(recipe["config"]), "--set", "runs_dir=runs"]
     proc = subprocess.run(args, cwd=REPO, env=env, capture_output=True, text=True, timeout=JOB_TIMEOUT_S)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert f"submitted {sid}" in proc.stdout and f"job {sid}: SUCCEEDED" in proc.stdout
-    stages = json.loads((recipe["run_dir"] / "recipe.json").read_text())["stages"]
+    printed = proc.stdout.strip().splitlines()[-1]
+    assert printed == f"run folder: {recipe['run_dir']}"  # <storage>/runs/<name>, absolute
+    run_dir = Path(printed.removeprefix("run folder: "))
+    stages = json.loads((run_dir / "recipe.json").read_text())["stages"]
     assert {name: s["ran"] for name, s in stages.items()} == {"make_data": False, "ingest": False, "audit": False}
+    report = run_dir / "audit" / "audit.json"  # the report of a recipe without `train`
+    assert json.loads(report.read_text())["zero_shot"]["QC"] == ["ar", "de", "it", "pl"]
+    cluster.outlive.append(report)
+
+    fetched = cluster.ecomrel(
+        "jobs", "fetch", sid, str(tmp_path), "--address", cluster.dashboard, "--ray-client", cluster.ray_client,
+        timeout=300,
+    )  # fmt: skip
+    copy = tmp_path / run_dir.name
+    assert f"fetched {sid} -> {copy}" in fetched.stdout
+    assert (copy / "audit" / "audit.json").read_bytes() == report.read_bytes()
+    assert (copy / "recipe.json").read_bytes() == (run_dir / "recipe.json").read_bytes()
+    assert (copy / "ingest" / "manifest.json").is_file() and not (copy / "ingest" / "data").exists()
 
 
 def test_a_node_exports_the_telemetry_series(cluster: Cluster) -> None:
