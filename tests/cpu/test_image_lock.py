@@ -56,7 +56,7 @@ def test_gpu_extra_resolves_for_linux_x86_64_with_one_cuda_major(tmp_path):
     }
 
     def pin(dist: str) -> str:
-        (req,) = [r for r in requirements if re.match(rf"{dist}(\[[^\]]*\])?==", r)]
+        (req,) = [r for r in project["dependencies"] if re.match(rf"{dist}(\[[^\]]*\])?==", r)]
         return req.split("==")[1]
 
     assert versions["torch"] == pin("torch") and versions["ray"] == pin("ray")
