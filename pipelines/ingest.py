@@ -9,15 +9,15 @@ fails only when every file is refused.
 
 Everything streams through Ray Data, so the driver's memory does not grow with the data:
 
-1. a datasource (``_CikmFiles``) reads each file as a stream and cuts it into raw lines (CSV/Parquet rows are
+1. a datasource (``CikmFiles``, a ``FileBasedDatasource``) reads each file as a stream and cuts it into raw lines (CSV/Parquet rows are
    re-encoded as JSON lines, so one validator serves every format). It honours byte-order marks (UTF-8/16/32,
    and BOM-less UTF-16/32 by the NUL pattern of JSON's first bytes) and quarantines a line longer than
    ``max_line_bytes`` without holding it whole;
 2. ``map_batches`` validates the lines and hashes each valid row's (task, split, id) into one of N buckets;
 3. ``write_parquet(partition_cols=["bucket"])`` stages them, so every copy of an id lands in one bucket;
-4. one task per bucket keeps the first occurrence of each id (the duplicate-id check: a hash-partitioned pass, no
-   shuffle) and ``write_parquet`` writes ``data/`` and ``quarantine/``;
-5. the manifest's counts are map-reduced aggregates (``pipelines.counts``).
+4. one Ray task per bucket keeps the first occurrence of each id (the duplicate-id check: a hash-partitioned pass,
+   no shuffle), writes its share of ``data/`` and ``quarantine/`` (one Parquet file each) and returns its counts,
+   which are all the driver sums for the manifest.
 """
 
 from __future__ import annotations
@@ -82,6 +82,7 @@ REASONS = (
     "duplicate_id",
 )
 
+_TASKS = frozenset(t.value for t in Task)
 _NAME = re.compile(r"^(?P<split>train|dev|test)_(?P<task>QC|QI)$", re.IGNORECASE)
 _JSONL = {".txt", ".jsonl", ".json"}
 _TABULAR = {".csv", ".parquet"}
@@ -496,11 +497,11 @@ def validate_row(raw: bytes, split: str, task: str, answers: dict[str, int] | No
         return {"reason": "malformed_json", "detail": f"expected an object, got {type(row).__name__}"}
 
     row_task = row.get("task", task)
-    if not isinstance(row_task, str) or row_task not in {t.value for t in Task}:
+    if not isinstance(row_task, str) or row_task not in _TASKS:
         return {"reason": "unknown_task", "detail": f"task {row_task!r}"}
     if row_task != task:
         return {"reason": "task_mismatch", "detail": f"task {row_task!r} in a {task} file"}
-    target_field = TARGET_FIELD[Task(task)]
+    target_field = TARGET_FIELD[task]  # type: ignore[index]  (a StrEnum key hashes as its string)
     required = ["id", "language", QUERY_FIELD, target_field] + (["label"] if split == Split.TRAIN else [])
     if missing := [k for k in required if k not in row or row[k] is None]:
         return {"reason": "missing_field", "detail": f"missing {', '.join(missing)}"}
