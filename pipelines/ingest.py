@@ -9,10 +9,10 @@ fails only when every file is refused.
 
 Everything streams through Ray Data, so the driver's memory does not grow with the data:
 
-1. a datasource (``CikmFiles``, a ``FileBasedDatasource``) reads each file as a stream and cuts it into raw lines (CSV/Parquet rows are
-   re-encoded as JSON lines, so one validator serves every format). It honours byte-order marks (UTF-8/16/32,
-   and BOM-less UTF-16/32 by the NUL pattern of JSON's first bytes) and quarantines a line longer than
-   ``max_line_bytes`` without holding it whole;
+1. a datasource (``CikmFiles``, a ``FileBasedDatasource``) reads each file as a stream and cuts it into raw lines
+   (CSV/Parquet rows are re-encoded as JSON lines, so one validator serves every format). It honours byte-order
+   marks (UTF-8/16/32, and BOM-less UTF-16/32 by the NUL pattern of JSON's first bytes) and quarantines a line
+   longer than ``max_line_bytes`` without holding it whole;
 2. ``map_batches`` validates the lines and hashes each valid row's (task, split, id) into one of N buckets;
 3. ``write_parquet(partition_cols=["bucket"])`` stages them, so every copy of an id lands in one bucket;
 4. one Ray task per bucket keeps the first occurrence of each id (the duplicate-id check: a hash-partitioned pass,
