@@ -220,12 +220,13 @@ def test_recipe_job_succeeds_with_ingest_on_both_nodes(cluster: Cluster, recipe:
     nodes = ingest.extra["nodes"]
     assert set(nodes) == set(cluster.alive_nodes()), nodes
     assert all(n > 0 for n in nodes.values()) and sum(nodes.values()) == INGEST_LINES
-    # The stage after it too: the audit's Ray Data read tasks over ingest's Parquet files (ReadFilesParquetV2 in
-    # Ray 2.60) ran on both nodes, as the state API's task records of this job show.
+    # The audit reads ingest's Parquet files as Ray Data tasks on the cluster, not in the driver (the state API's
+    # task records of this job). At this size Ray 2.60's datasource v2 makes that one read task (a few small
+    # files), so unlike ingest's validation it cannot span both nodes.
     job_id = cluster.get(f"/api/jobs/{recipe['sid']}")["job_id"]
     tasks = cluster.get("/api/v0/tasks?limit=10000")["data"]["result"]["result"]
     reads = {t["node_id"] for t in tasks if t["job_id"] == job_id and re.match(r"Read\w*Parquet", t["name"])}
-    assert reads == set(cluster.alive_nodes()), sorted((t["name"], t["node_id"]) for t in tasks)
+    assert reads and reads <= set(cluster.alive_nodes()), sorted((t["name"], t["node_id"]) for t in tasks)
     assert (run_dir / "ingest" / "data" / "records.parquet").is_file()
 
     audit = read_manifest(run_dir / "audit")
