@@ -61,6 +61,7 @@ def plan_recipe(cfg: RecipeConfig, hardware: Hardware) -> RecipePlan:
             gpu_memory_utilization=s.vllm_engine_kwargs.get("gpu_memory_utilization", 0.9),
             prompt_tokens=prompt,
             prefix_tokens=int(prompt * PREFIX_SHARE),
+            tensor_parallel=s.vllm_engine_kwargs.get("tensor_parallel_size", 1),
         )
     return RecipePlan(hardware, stage, train, t.gradient_checkpointing, score)
 
@@ -116,9 +117,10 @@ def format_plan(cfg: RecipeConfig, plan: RecipePlan) -> str:
         s = plan.score
         lines += [
             "",
-            f"score  vLLM, {cfg.score.concurrency} replica(s) x 1 GPU, max_model_len "
+            f"score  vLLM, {cfg.score.concurrency} replica(s) x "
+            f"{cfg.score.vllm_engine_kwargs.get('tensor_parallel_size', 1)} GPU, max_model_len "
             f"{cfg.score.vllm_engine_kwargs.get('max_model_len', cfg.score.max_seq_len)}",
-            f"    weights                      {s.weights_gb:10.2f} GB",
+            f"    weights per GPU              {s.weights_gb:10.2f} GB",
             f"    KV-cache room                {s.kv_room_gb:10.2f} GB = {s.kv_tokens:,} tokens "
             f"({s.concurrent_prompts:,} full-length prompts at once)",
             f"    prefill FLOPs per pair       {s.flops_per_pair:10.3e}   (prefix-cached share not recomputed)",

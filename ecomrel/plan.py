@@ -315,7 +315,10 @@ class ScorePlan:
     def overflow(self) -> str | None:
         if self.kv_room_gb > 0 and self.concurrent_prompts >= 1:
             return None
-        return f"scoring: the weights ({self.weights_gb:.1f} GB) leave no KV-cache room for one prompt on a GPU"
+        return (
+            f"scoring: the weights ({self.weights_gb:.1f} GB per GPU) leave no KV-cache room for one prompt "
+            "(raise score.vllm_engine_kwargs.tensor_parallel_size)"
+        )
 
 
 def plan_scoring(
@@ -327,16 +330,18 @@ def plan_scoring(
     gpu_memory_utilization: float = 0.9,
     prompt_tokens: int,
     prefix_tokens: int,
+    tensor_parallel: int = 1,
 ) -> ScorePlan:
-    """vLLM on one GPU per replica: KV room = utilization x memory - weights - reserve; prefill-bound pairs/s at
-    peak, counting only each prompt's tokens after the cached shared prefix."""
-    weights = shape.params * BF16
+    """vLLM replicas of ``tensor_parallel`` GPUs each: per GPU, KV room = utilization x memory - its share of the
+    weights - reserve (keys and values split over the GPUs like the weights); prefill-bound pairs/s at peak,
+    counting only each prompt's tokens after the cached shared prefix."""
+    weights = shape.params * BF16 / tensor_parallel
     room = gpu_memory_utilization * hw.gpu_mem_gb * GB - weights - hw.reserve_gb * GB
-    kv_tokens = max(0, int(room // shape.kv_bytes_per_token()))
+    kv_tokens = max(0, int(room // (shape.kv_bytes_per_token() / tensor_parallel)))
     new_tokens = max(1, prompt_tokens - prefix_tokens)
     context = prefix_tokens + new_tokens / 2  # the keys a new token attends to, on average (causal)
     flops = new_tokens * (2 * shape.matmul_params + 4 * shape.layers * shape.q_dim * context)
-    per_gpu = hw.peak_tflops * 1e12 / flops
+    per_gpu = hw.peak_tflops * 1e12 / flops  # a replica's GPUs share each pair's FLOPs
     return ScorePlan(
         weights_gb=weights / GB,
         kv_room_gb=room / GB,
@@ -344,5 +349,5 @@ def plan_scoring(
         concurrent_prompts=kv_tokens // max_seq_len,
         flops_per_pair=flops,
         pairs_per_s_per_gpu=per_gpu,
-        pairs_per_s=per_gpu * replicas,
+        pairs_per_s=per_gpu * tensor_parallel * replicas,
     )

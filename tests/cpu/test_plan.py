@@ -101,6 +101,13 @@ def test_vllm_scoring_room_by_hand():
     flops = 64 * (2 * 13_212_057_600 + 4 * 40 * 5120 * 96)
     assert s.flops_per_pair == pytest.approx(flops)
     assert s.pairs_per_s == pytest.approx(8 * 989e12 / flops)
+    # 24 GB GPUs: one cannot hold the weights; two (tensor parallel) hold half each, and the KV cache splits too.
+    small = CLUSTER.model_copy(update={"gpu_mem_gb": 24})
+    kwargs = {"max_seq_len": 512, "replicas": 4, "prompt_tokens": 128, "prefix_tokens": 64}
+    assert "tensor_parallel_size" in plan_scoring(QWEN3_14B, small, **kwargs).overflow()
+    tp2 = plan_scoring(QWEN3_14B, small, tensor_parallel=2, **kwargs)
+    assert tp2.overflow() is None and tp2.weights_gb == pytest.approx(14_768_307_200 / 1e9)
+    assert tp2.kv_tokens == int((0.9 * 24e9 - 14_768_307_200 - 4e9) // (163_840 / 2))
 
 
 def test_counts_equal_a_real_model_and_its_peft_adapter(tiny_model):
