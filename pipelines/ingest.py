@@ -110,7 +110,9 @@ class IngestConfig(Section):
         ge=1024,
         description="A line longer than this (bytes) is quarantined as line_too_long without being held whole.",
     )
-    block_rows: int = Field(20_000, ge=100, description="Lines per Ray Data block read from a file.")
+    block_rows: int = Field(
+        20_000, ge=100, description="Lines per Ray Data block read from a file (fewer for small inputs)."
+    )
     answers_dir: str | None = Field(
         None,
         description="Folder of dev/test labels (answers/dev_QC.txt, ...). Default: an answers/ folder "
@@ -675,15 +677,21 @@ def ingest(files: list[InputFile], out_dir: Path, cfg: IngestConfig, manifest: M
     buckets = max(2, min(256, math.ceil(total_bytes * (4 if compressed else 1) / (16 << 20))))
 
     # 1. read + validate, staged by bucket. The read asks for less CPU than validation, so Ray does not fuse them
-    # into one task per file: validation spreads over every CPU of the cluster even for one big file.
-    ds = ray.data.read_datasource(_datasource(plans, cfg.max_line_bytes, cfg.block_rows), num_cpus=0.5)
+    # into one task per file, and validation tasks are spread: they run on every node of the cluster even for one
+    # big file. Each validate+write task takes up to 100k rows (fewer files in the staging folder), but small
+    # inputs get at least one task per CPU (lines are rarely over 1 KB).
+    cpus = max(1, int(ray.cluster_resources().get("CPU", 1)))
+    rows_per_task = max(100, min(100_000, total_bytes // 1000 // cpus))
+    block_rows = min(cfg.block_rows, rows_per_task)
+    ds = ray.data.read_datasource(_datasource(plans, cfg.max_line_bytes, block_rows), num_cpus=0.5)
     validated = ds.map_batches(
         _validate_batch,
         fn_kwargs={"plans": plans, "max_chars": cfg.max_text_chars, "buckets": buckets},
         batch_format="pyarrow",
-        batch_size=None,
+        batch_size=block_rows,  # not None: Ray Data would bundle small blocks into one task
+        scheduling_strategy="SPREAD",
     )
-    validated.write_parquet(str(staging), partition_cols=["bucket"], min_rows_per_file=100_000)
+    validated.write_parquet(str(staging), partition_cols=["bucket"], min_rows_per_file=rows_per_task)
 
     # 2. the duplicate-id check: one task per bucket writes its share of data/ and quarantine/ and returns its
     # counts, the only thing the driver sums.
