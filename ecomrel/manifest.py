@@ -30,6 +30,8 @@ from pydantic import BaseModel, Field
 from .faults import kill_point
 
 MANIFEST = "manifest.json"
+#: Marks a folder as a stage's own (written when the stage first clears it), so that re-runs may empty it.
+STAGE_MARK = ".ecomrel-stage"
 _VERSIONED = ("ecomrel", "ray", "torch", "transformers", "peft", "sentence-transformers", "faiss-cpu", "deepspeed")
 
 
@@ -88,7 +90,7 @@ def output_files(out_dir: str | Path) -> dict[str, OutputFile]:
     """Every file under ``out_dir`` but its manifest, by path relative to it, with size and content hash."""
     out_dir = Path(out_dir)
     files = sorted(p for p in out_dir.rglob("*") if p.is_file())
-    skip = {out_dir / MANIFEST, (out_dir / MANIFEST).with_suffix(".tmp")}
+    skip = {out_dir / MANIFEST, (out_dir / MANIFEST).with_suffix(".tmp"), out_dir / STAGE_MARK}
     return {
         f.relative_to(out_dir).as_posix(): OutputFile(size=f.stat().st_size, sha256=_sha256(f))
         for f in files
@@ -166,11 +168,23 @@ def is_current(out_dir: str | Path, config_hash: str, inputs: Iterable[str | Pat
 def clear_stage_folder(out_dir: str | Path, keep: Iterable[str] = ()) -> None:
     """Make ``out_dir`` an empty folder for a stage to write, but for the entries named in ``keep`` (state the
     stage resumes from). The manifest goes first, in one atomic unlink: from then on the folder never claims to be
-    complete, wherever a crash stops the rest."""
+    complete, wherever a crash stops the rest.
+
+    Only a stage's own folder is emptied: one that is new or empty, or has a manifest or the stage mark. Any other
+    folder (say ``ecomrel ingest --out`` pointed at the folder of the input files) is refused, untouched."""
     out_dir = Path(out_dir)
+    if out_dir.is_dir() and not any((out_dir / name).exists() for name in (MANIFEST, STAGE_MARK)):
+        foreign = sorted(entry.name for entry in out_dir.iterdir())
+        if foreign:
+            raise FileExistsError(
+                f"{out_dir}: not an ecomrel stage folder (it holds {', '.join(foreign[:3])}"
+                f"{', ...' if len(foreign) > 3 else ''} and no {MANIFEST}); a stage empties its folder before "
+                "writing, so give it a new or empty folder"
+            )
     (out_dir / MANIFEST).unlink(missing_ok=True)
     out_dir.mkdir(parents=True, exist_ok=True)
-    keep = set(keep)
+    (out_dir / STAGE_MARK).touch()
+    keep = set(keep) | {STAGE_MARK}
     for entry in out_dir.iterdir():
         if entry.name in keep:
             continue

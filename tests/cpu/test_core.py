@@ -175,6 +175,28 @@ def test_stage_manifest_skips_current_stage_and_reruns_on_change(tmp_path):
     assert fingerprint(out) != fingerprint(src)
 
 
+def test_a_stage_empties_only_its_own_folder(tmp_path):
+    """A stage clears its folder before writing; a folder it did not make (the user's input files) is refused
+    untouched, while its own folder, even killed before its manifest was written, is emptied."""
+    user = tmp_path / "user"
+    user.mkdir()
+    (user / "train_QC.txt").write_text("{}\n")
+
+    def body(m: Manifest) -> None:
+        (Path(m.stage) / "out.txt").write_text("x")
+
+    with pytest.raises(FileExistsError, match=r"not an ecomrel stage folder \(it holds train_QC.txt"):
+        run_stage(str(user), user, "cfg", [], body)
+    assert sorted(p.name for p in user.iterdir()) == ["train_QC.txt"]
+
+    own = tmp_path / "own"
+    run_stage(str(own), own, "cfg", [], body)
+    (own / "manifest.json").unlink()  # as if killed after writing, before its manifest
+    (own / "partial.parquet").write_text("half")
+    run_stage(str(own), own, "cfg", [], body)
+    assert sorted(p.name for p in own.iterdir()) == [".ecomrel-stage", "manifest.json", "out.txt"]
+
+
 def test_manifest_accounting_must_add_up():
     good = Manifest(stage="x", input_rows=5, output_rows=3, quarantined_rows=2, quarantined_by_reason={"a": 2})
     good.check_accounting()
