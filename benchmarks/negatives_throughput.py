@@ -117,7 +117,7 @@ def main() -> None:
     model = str(materialize_multilingual_e5_small())
     make_data(work / "raw", rows=args.rows, seed=0, noise=0.05)
     t0 = time.perf_counter()
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
     ray_start_s = time.perf_counter() - t0
     DataContext.get_current().enable_progress_bars = False
     ingest(discover([work / "raw"]), work / "ingested", IngestConfig(), Manifest(stage="ingest"))

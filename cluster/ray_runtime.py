@@ -41,7 +41,10 @@ def connect(cfg: RayConfig | None = None) -> ray.runtime_context.RuntimeContext:
         ray.init(address=address, runtime_env=runtime_env, log_to_driver=True)
     else:
         log.info("starting an embedded local Ray")
+        # address="local": a new Ray even when `ray start` left a cluster running on this machine (a bare
+        # ray.init() would join that one instead, and refuse num_cpus).
         ray.init(
+            address="local",
             num_cpus=cfg.num_cpus,
             include_dashboard=cfg.include_dashboard,
             runtime_env=runtime_env,

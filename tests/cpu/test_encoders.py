@@ -185,7 +185,8 @@ def test_encoders_refuse_zero3_and_vllm():
     from ecomrel.config import ConfigError
 
     with pytest.raises(ValidationError, match="use DeepSpeed ZeRO-2"):
-        TrainConfig(base_model="m", family="bi_encoder", strategy="deepspeed")
+        TrainConfig(base_model="m", family="bi_encoder", strategy="deepspeed", deepspeed={"zero_stage": 3})
+    TrainConfig(base_model="m", family="bi_encoder", strategy="deepspeed")  # zero_stage auto: ZeRO-2 for encoders
     tree = {"name": "t", "train": {"base_model": "m", "family": "cross_encoder"}, "score": {"max_seq_len": 256}}
     with pytest.raises(ConfigError, match="score.backend 'vllm' serves causal LMs"):
         config_from_overrides(tree, ["score.backend=vllm"])
