@@ -69,12 +69,12 @@ def plain_vectors(inputs, cfg: EmbedConfig, embedder_cls: type[Embedder]) -> Min
     return MiningVectors(dict(zip(queries, q, strict=True)), dict(zip(passages, p, strict=True)))
 
 
-def run_arm(name: str, workers: int, embed, inputs, neg_cfg: NegativesConfig, log: Path, counts: dict) -> dict:
+def run_arm(name: str, workers: int, embed, records, neg_cfg: NegativesConfig, log: Path, counts: dict) -> dict:
     log.unlink(missing_ok=True)
     start = time.perf_counter()
     vectors = embed(timed_embedder(log))
     embed_s = time.perf_counter() - start
-    _, report = mine_records(inputs, neg_cfg, vectors)
+    _, report = mine_records(records, neg_cfg, vectors)
     total_s = time.perf_counter() - start
     busy_s, cpu_s = busy(log)
     row = {
@@ -152,7 +152,7 @@ def main() -> None:
     rows: dict[str, dict] = {}
     for _ in range(args.repeats):
         for name, (workers, embed) in arms.items():
-            row = run_arm(name, workers, embed, inputs, neg_cfg, log, counts)
+            row = run_arm(name, workers, embed, records, neg_cfg, log, counts)
             if name not in rows or row["rows_per_s"] > rows[name]["rows_per_s"]:
                 rows[name] = row
     ray.shutdown()

@@ -56,16 +56,21 @@ balance) and :mod:`.stage` (the whole run and the stage's I/O).
 from .config import NegativesConfig
 from .guard import guard_thresholds
 from .index import build_index, exact_search, recall_at_k
-from .inputs import all_task_inputs, load_records, stream_task_inputs
+from .inputs import all_task_inputs, anchor_rows, load_records, stream_task_inputs
+from .mining import TaskContext, mine_query, task_context
 from .rows import MINED_SCHEMA
+from .slots import Matched, plan_quotas
 from .stage import matched_counts, mine_negatives, mine_records, negatives_stage, report_section
 from .vectors import MiningVectors, embed_for_mining, mining_texts
 
 __all__ = [
     "MINED_SCHEMA",
+    "Matched",
     "MiningVectors",
     "NegativesConfig",
+    "TaskContext",
     "all_task_inputs",
+    "anchor_rows",
     "build_index",
     "embed_for_mining",
     "exact_search",
@@ -73,10 +78,13 @@ __all__ = [
     "load_records",
     "matched_counts",
     "mine_negatives",
+    "mine_query",
     "mine_records",
     "mining_texts",
     "negatives_stage",
+    "plan_quotas",
     "recall_at_k",
     "report_section",
     "stream_task_inputs",
+    "task_context",
 ]

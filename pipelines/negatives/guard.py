@@ -22,6 +22,12 @@ class Drops:
     taxonomy: int = 0
     margin_guard: int = 0
 
+    def add(self, other: Drops) -> None:
+        self.known_positive += other.known_positive
+        self.existing_pair += other.existing_pair
+        self.taxonomy += other.taxonomy
+        self.margin_guard += other.margin_guard
+
     def as_dict(self) -> dict[str, int]:
         return {
             "known_positive": self.known_positive,

@@ -78,16 +78,23 @@ def _key(parts: Sequence[str]) -> int:
     return int.from_bytes(hashlib.blake2b("\x1f".join(parts).encode(), digest_size=8).digest(), "little")
 
 
+def text_key(*parts: str) -> int:
+    """The stable 64-bit key of a tuple of strings (the same as a :class:`KeySet` member's)."""
+    return _key(parts)
+
+
 @dataclass
 class TaskInput:
-    """One task's view of the data: what is known, what to anchor on, what to draw from.
+    """One task's view of the data: what is known and what to draw from; the anchors themselves (the positive
+    training rows, :func:`anchor_rows`) are not part of it, so that mining can stream them in blocks.
 
-    This is all the mining keeps of a dataset: the task's positive rows (anchors and known positives), its unique
-    training targets (the corpus; for QC the distinct category paths, a few thousand), and 8-byte keys of every
-    pair and row id (not the rows)."""
+    This is all the mining keeps of a dataset: the task's known positives, its unique training targets (the
+    corpus; for QC the distinct category paths, a few thousand), its anchor queries, and 8-byte keys of every pair,
+    row id and anchor (not the rows)."""
 
     task: str
-    anchors: list[dict]  # positive training rows (id, task, language, query), sorted by id
+    queries: list[str]  # the distinct queries of the anchors, sorted
+    anchor_keys: np.ndarray  # KeySet.hash(split, id) of every anchor (uint64; what per-anchor quotas are drawn from)
     corpus: list[str]  # unique training targets, sorted
     known_positive: dict[str, set[str]]  # query -> targets labelled 1 in any split
     #: QC only: query -> the level tuples of its known positives (for the taxonomy rule), else empty.
@@ -100,12 +107,15 @@ class TaskInput:
     def is_qc(self) -> bool:
         return self.task == Task.QC.value
 
-    def anchors_by_query(self) -> dict[str, list[int]]:
-        """query -> indices of its anchors, queries in the order of their first anchor."""
-        by_query: dict[str, list[int]] = {}
-        for i, anchor in enumerate(self.anchors):
-            by_query.setdefault(anchor["query"], []).append(i)
-        return by_query
+
+#: The columns of an anchor row (:func:`anchor_rows`).
+ANCHOR_COLUMNS = ["id", "task", "language", "query"]
+
+
+def anchor_rows(batch: pd.DataFrame) -> pd.DataFrame:
+    """The anchors of a block of records: its positive training rows (ANCHOR_COLUMNS)."""
+    keep = (batch["split"] == Split.TRAIN.value) & (batch["label"] == 1)
+    return batch.loc[keep, ANCHOR_COLUMNS]
 
 
 def _task_input(
@@ -124,10 +134,10 @@ def _task_input(
     if task == Task.QC.value:
         levels = {q: [tuple(split_category_path(p)) for p in sorted(ps)] for q, ps in known.items()}
     train = positives[positives["split"] == Split.TRAIN.value]
-    anchors = train[["id", "task", "language", "query"]].sort_values("id", kind="stable")
     return TaskInput(
         task=task,
-        anchors=anchors.to_dict("records"),
+        queries=sorted(set(train["query"])),
+        anchor_keys=KeySet.hash([Split.TRAIN.value] * len(train), train["id"].tolist()),
         corpus=sorted(corpus),
         known_positive=known,
         positive_levels=levels,

@@ -1,41 +1,53 @@
 """Mining one task: one function per kind of negative (the package docstring says what each kind is and why).
-:func:`hard_negatives` and :func:`easy_negatives` serve a semantic run query by query over its :class:`Retrieval`;
-:func:`random_negatives` serves the random arm; :func:`mine_task` runs the right ones and hands the picks to the
-anchors."""
+
+A task is mined query by query, and a query needs only its own anchors and the task's shared
+:class:`TaskContext` (built once, :func:`task_context`: the quota plan and, for a semantic run, the retrieval of
+every anchor query), so the stage mines blocks of queries in parallel (:mod:`.stage`). :func:`mine_query` draws
+from a generator seeded by (seed, task, query): a query's negatives do not depend on which other queries share
+its block, nor on the order blocks run in. :func:`hard_negatives` and :func:`easy_negatives` serve a semantic run
+over the :class:`Retrieval`; :func:`random_negatives` serves the random arm."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from ecomrel.schema import Source, split_category_path
+from ecomrel.schema import Source, Split, split_category_path
 
 from .config import NegativesConfig
 from .guard import Drops, guard_thresholds, least_positive_similarity, passes_hard_rules, usable
 from .index import search
-from .inputs import TaskInput
+from .inputs import KeySet, TaskInput, text_key
 from .rows import assign
-from .slots import draw, quotas
+from .slots import Matched, Quotas, draw, plan_quotas
 from .vectors import MiningVectors
 
 HARD, EASY, RANDOM = Source.HARD_NEGATIVE, Source.EASY_NEGATIVE, Source.RANDOM_NEGATIVE
 
 
 @dataclass
-class Mined:
-    """One task's result: what each kind was asked for, the rows, the drops per kind and facts for the report."""
+class Tally:
+    """What mining some queries of a task produced: rows by kind, candidates each kind lost by rule, and the
+    similarity sum of the hard negatives kept. The tallies of disjoint sets of queries add up (:meth:`add`)."""
 
-    requested: dict[str, int]
-    rows: list[dict] = field(default_factory=list)
+    counts: dict[str, int] = field(default_factory=dict)
     drops: dict[str, Drops] = field(default_factory=dict)
-    facts: dict = field(default_factory=dict)
+    hard_similarity_sum: float = 0.0
+
+    def add(self, other: Tally) -> Tally:
+        for kind, n in other.counts.items():
+            self.counts[kind] = self.counts.get(kind, 0) + n
+        for kind, d in other.drops.items():
+            self.drops.setdefault(kind, Drops()).add(d)
+        self.hard_similarity_sum += other.hard_similarity_sum
+        return self
 
 
 @dataclass
 class Retrieval:
-    """What a semantic run knows about one task's queries (in ``anchors_by_query`` order) and targets."""
+    """What a semantic run knows about one task's anchor queries (in ``TaskInput.queries`` order) and targets."""
 
     corpus: np.ndarray  # target vectors, in ``TaskInput.corpus`` order
     queries: np.ndarray  # query vectors
@@ -47,60 +59,96 @@ class Retrieval:
     index: dict  # facts about the faiss index
 
 
-def mine_task(
-    ti: TaskInput,
-    cfg: NegativesConfig,
-    rng: np.random.Generator,
-    vectors: MiningVectors | None,
-    match: Mapping[str, int] | None = None,
-) -> Mined:
-    """Mine one task. ``vectors`` is None only for the random arm; ``match`` (random arm only) is anchor id ->
-    negatives to draw for it, instead of the config's rate."""
-    quota = quotas(ti, cfg, rng, match)
-    by_query = ti.anchors_by_query()
-    mined = Mined(requested={kind.value: int(q.sum()) for kind, q in quota.items()})
-    facts = {"queries": len(by_query), "targets": len(ti.corpus)}
-    if not by_query or not ti.corpus or not sum(mined.requested.values()):
-        mined.facts = facts
-    elif cfg.random_negatives:
-        drops = mined.drops.setdefault(RANDOM.value, Drops())
-        for q, anchors in by_query.items():
-            picks = random_negatives(ti, rng, q, int(quota[RANDOM][anchors].sum()), drops)
-            assign(mined.rows, ti, anchors, quota[RANDOM], [(ti.corpus[j], None, None) for j in picks], RANDOM)
-        mined.facts = facts
+@dataclass
+class TaskContext:
+    """Everything mining one task's queries needs besides their anchors: the task's input, the config, the quota
+    plan and (semantic runs with something to mine) the retrieval. Built once per task; the stage puts it in
+    Ray's object store for the blocks to share."""
+
+    ti: TaskInput
+    cfg: NegativesConfig
+    quotas: Quotas
+    retrieval: Retrieval | None
+    query_row: dict[str, int]  # anchor query -> its row in ``retrieval``
+    facts: dict  # for the report: queries, targets, (semantic) index facts and mean s_pos
+
+    def summary(self) -> dict:
+        """What the report needs of the context (small: it travels to the driver)."""
+        return {
+            "anchors": len(self.ti.anchor_keys),
+            "requested_by_kind": dict(self.quotas.requested),
+            "train_labels": dict(self.ti.train_labels),
+            "facts": self.facts,
+        }
+
+    @property
+    def mines(self) -> bool:
+        """Whether there is anything to mine: anchor queries, targets and requested negatives."""
+        return bool(self.ti.queries and self.ti.corpus and sum(self.quotas.requested.values()))
+
+
+def task_context(
+    ti: TaskInput, cfg: NegativesConfig, vectors: MiningVectors | None, matched: Matched | None = None
+) -> TaskContext:
+    """A task's :class:`TaskContext`. ``vectors`` is None only for the random arm; ``matched`` (random arm only)
+    replaces the config's rate by a semantic run's per-anchor counts. A semantic run retrieves every anchor query
+    here, in one faiss search (recall@k sampled with a generator seeded by (seed, task))."""
+    if vectors is None and not cfg.random_negatives:
+        raise ValueError("negatives: semantic mining needs embeddings (recipe key 'embed')")
+    quotas = plan_quotas(ti.anchor_keys, cfg, matched)
+    ctx = TaskContext(ti, cfg, quotas, None, {}, {"queries": len(ti.queries), "targets": len(ti.corpus)})
+    if ctx.mines and not cfg.random_negatives:
+        rng = np.random.default_rng([cfg.seed, text_key(ti.task)])
+        ctx.retrieval = retrieve(ti, cfg, rng, vectors, ti.queries)
+        ctx.query_row = {q: i for i, q in enumerate(ti.queries)}
+        least = round(float(ctx.retrieval.least_positive.mean()), 4)
+        ctx.facts = {"index": ctx.retrieval.index, **ctx.facts, "similarity": {"least_positive_mean": least}}
+    return ctx
+
+
+def mine_query(ctx: TaskContext, query: str, ids: Sequence[str], languages: Sequence[str]) -> tuple[list[dict], Tally]:
+    """Mine one anchor query of ``ctx``'s task for its anchors (positive training rows: ``ids`` and
+    ``languages``, in any order; they are handed their negatives in id order). Returns the mined rows (MINED_SCHEMA
+    columns) and their :class:`Tally`. Raises when a mined id collides with an existing row id."""
+    ti, cfg = ctx.ti, ctx.cfg
+    order = sorted(range(len(ids)), key=lambda i: ids[i])
+    anchors = [{"id": ids[i], "task": ti.task, "language": languages[i], "query": query} for i in order]
+    tally = Tally()
+    rows: list[dict] = []
+    if not ctx.mines:
+        return rows, tally
+    quota = ctx.quotas.of(KeySet.hash([Split.TRAIN.value] * len(anchors), [a["id"] for a in anchors]))
+    rng = np.random.default_rng([cfg.seed, text_key(ti.task, query)])
+    if cfg.random_negatives:
+        drops = tally.drops.setdefault(RANDOM.value, Drops())
+        picks = random_negatives(ti, rng, query, int(quota[RANDOM].sum()), drops)
+        assign(rows, anchors, quota[RANDOM], [(ti.corpus[j], None, None) for j in picks], RANDOM)
     else:
-        index, similarity = _mine_semantic(ti, cfg, rng, vectors, by_query, quota, mined)
-        mined.facts = {"index": index, **facts, "similarity": similarity}
-    return mined
-
-
-def _mine_semantic(
-    ti: TaskInput,
-    cfg: NegativesConfig,
-    rng: np.random.Generator,
-    vectors: MiningVectors,
-    by_query: dict[str, list[int]],
-    quota: dict[Source, np.ndarray],
-    mined: Mined,
-) -> tuple[dict, dict]:
-    """Hard, then easy negatives, query by query, into ``mined``. Returns the index facts and a similarity
-    summary (mean ``s_pos`` of the guard, mean similarity of the hard negatives kept)."""
-    ret = retrieve(ti, cfg, rng, vectors, list(by_query))
-    hard_drops = mined.drops.setdefault(HARD.value, Drops())
-    easy_drops = mined.drops.setdefault(EASY.value, Drops())
-    hard_sims: list[float] = []
-    for qi, (q, anchors) in enumerate(by_query.items()):
-        hard = hard_negatives(ti, cfg, rng, ret, qi, q, int(quota[HARD][anchors].sum()), hard_drops)
-        hard_sims.extend(s for _, _, s in hard)
-        assign(mined.rows, ti, anchors, quota[HARD], [(ti.corpus[j], r, s) for r, j, s in hard], HARD)
+        ret, qi = ctx.retrieval, ctx.query_row[query]
+        hard_drops = tally.drops.setdefault(HARD.value, Drops())
+        easy_drops = tally.drops.setdefault(EASY.value, Drops())
+        hard = hard_negatives(ti, cfg, rng, ret, qi, query, int(quota[HARD].sum()), hard_drops)
+        assign(rows, anchors, quota[HARD], [(ti.corpus[j], r, s) for r, j, s in hard], HARD)
+        tally.hard_similarity_sum = float(sum(s for _, _, s in hard))
         taken = {j for _, j, _ in hard}
-        easy = easy_negatives(ti, rng, ret, qi, q, int(quota[EASY][anchors].sum()), easy_drops, taken)
-        assign(mined.rows, ti, anchors, quota[EASY], [(ti.corpus[j], None, None) for j in easy], EASY)
-    similarity = {
-        "least_positive_mean": round(float(ret.least_positive.mean()), 4),
-        "hard_negative_mean": round(float(np.mean(hard_sims)), 4) if hard_sims else None,
-    }
-    return ret.index, similarity
+        easy = easy_negatives(ti, rng, ret, qi, query, int(quota[EASY].sum()), easy_drops, taken)
+        assign(rows, anchors, quota[EASY], [(ti.corpus[j], None, None) for j in easy], EASY)
+    for r in rows:
+        tally.counts[r["source"]] = tally.counts.get(r["source"], 0) + 1
+    _check_ids(ti, rows)
+    return rows, tally
+
+
+def _check_ids(ti: TaskInput, rows: list[dict]) -> None:
+    """Ids are unique per (task, split), as ingest keeps them (the CIKM files number each task from 0). Mined ids
+    (anchor id + kind + number) are unique among themselves by construction; this checks them against the
+    task's existing rows."""
+    clash = ti.row_ids.isin([r["split"] for r in rows], [r["id"] for r in rows])
+    if clash.any():
+        r = rows[int(np.flatnonzero(clash)[0])]
+        raise ValueError(
+            f"mined ids collide with existing (task, split, id) keys, e.g. {(r['task'], r['split'], r['id'])!r}"
+        )
 
 
 def retrieve(

@@ -7,8 +7,6 @@ import pyarrow as pa
 
 from ecomrel.schema import RECORD_SCHEMA, Source, Split
 
-from .inputs import TaskInput
-
 #: Mined rows: the record columns plus where the target sat in the query's retrieval list and its cosine
 #: similarity to the query (both null for easy and random negatives).
 MINED_SCHEMA = RECORD_SCHEMA.append(pa.field("rank", pa.int32(), nullable=True)).append(
@@ -21,15 +19,12 @@ ID_SUFFIX = {Source.HARD_NEGATIVE: "hn", Source.EASY_NEGATIVE: "en", Source.RAND
 Pick = tuple[str, int | None, float | None]
 
 
-def assign(
-    rows: list[dict], ti: TaskInput, anchors: list[int], quota: np.ndarray, picks: list[Pick], source: Source
-) -> None:
-    """Hand a query's picks to its anchor rows in order, each up to its quota (a shortfall hits the last), and
-    append the resulting rows to ``rows``."""
+def assign(rows: list[dict], anchors: list[dict], quota: np.ndarray, picks: list[Pick], source: Source) -> None:
+    """Hand a query's picks to its anchor rows (dicts of ANCHOR_COLUMNS) in order, each up to its quota (a
+    shortfall hits the last), and append the resulting rows to ``rows``."""
     it = iter(picks)
-    for a in anchors:
-        anchor = ti.anchors[a]
-        for k in range(int(quota[a])):
+    for anchor, n in zip(anchors, quota.tolist(), strict=True):
+        for k in range(n):
             pick = next(it, None)
             if pick is None:
                 return

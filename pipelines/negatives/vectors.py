@@ -26,10 +26,9 @@ class MiningVectors:
 def mining_texts(inputs: Sequence[TaskInput]) -> tuple[list[str], list[str]]:
     """What semantic mining embeds, each text once across tasks: the queries of positive training rows, and the
     training targets plus every known positive target of those queries (for the guard)."""
-    queries = sorted({a["query"] for ti in inputs for a in ti.anchors})
+    queries = sorted({q for ti in inputs for q in ti.queries})
     passages = sorted(
-        {t for ti in inputs for t in ti.corpus}
-        | {p for ti in inputs for a in ti.anchors for p in ti.known_positive[a["query"]]}
+        {t for ti in inputs for t in ti.corpus} | {p for ti in inputs for q in ti.queries for p in ti.known_positive[q]}
     )
     return queries, passages
 

@@ -18,7 +18,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from ecomrel.records import write_records
-from ecomrel.schema import RECORD_COLUMNS, UNLABELED, split_category_path, top_level
+from ecomrel.schema import RECORD_COLUMNS, UNLABELED, Source, split_category_path, top_level
 from pipelines.embed import EmbedConfig, Embedder, embed_queries_and_passages, resolve_prompt
 from pipelines.negatives import (
     MINED_SCHEMA,
@@ -32,10 +32,12 @@ from pipelines.negatives import (
     mine_negatives,
     mine_records,
     mining_texts,
+    plan_quotas,
     recall_at_k,
     stream_task_inputs,
 )
 from pipelines.negatives.config import NegativesConfig
+from pipelines.negatives.inputs import KeySet
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
@@ -335,7 +337,7 @@ def _known(df: pd.DataFrame) -> tuple[set, set]:
     return positives, existing
 
 
-def test_mined_negatives_are_true_negatives(st_model, train_dir, fixture_rows, ray_data, tmp_path):
+def test_mined_negatives_are_true_negatives(st_model, train_dir, fixture_rows, vectors, ray_data, tmp_path):
     """The whole stage: Parquet in, Ray Data embedding, faiss, mining, Parquet out."""
     log = tmp_path / "calls.tsv"
     cfg = NegativesConfig(negatives_per_positive=3, hard_fraction=0.7, seed=1)
@@ -387,6 +389,18 @@ def test_mined_negatives_are_true_negatives(st_model, train_dir, fixture_rows, r
     balance = report["tasks"]["QC"]["label_balance"]
     assert balance["after"]["negative"] == balance["before"]["negative"] + report["tasks"]["QC"]["mined"]
 
+    # The stage mines (task, query) groups in parallel blocks; the in-memory miner runs the same per-query draws
+    # in one loop: the same rows (ids, targets, ranks, similarities) and the same report counts.
+    table, memory = mine_records(fixture_rows, cfg, vectors)
+    key = ["task", "id"]
+    streamed = mined.sort_values(key).reset_index(drop=True)
+    in_memory = table.to_pandas().sort_values(key).reset_index(drop=True)
+    cols = ["id", "task", "query", "target", "source", "parent_id", "language", "rank"]
+    pd.testing.assert_frame_equal(streamed[cols], in_memory[cols])
+    np.testing.assert_allclose(streamed["similarity"], in_memory["similarity"], atol=1e-6)
+    assert {t: r["counts"] for t, r in memory["tasks"].items()} == {t: r["counts"] for t, r in report["tasks"].items()}
+    assert {t: r["drops"] for t, r in memory["tasks"].items()} == {t: r["drops"] for t, r in report["tasks"].items()}
+
 
 def test_margin_guard_drops_planted_near_duplicate(fixture_rows, vectors):
     # range_min=0 so that only the guard (not the rank window) can keep the near-duplicate out.
@@ -394,7 +408,7 @@ def test_margin_guard_drops_planted_near_duplicate(fixture_rows, vectors):
     near_dup = {q for q, words in _queries().items() if "headphones" in words}
 
     def run(**margins) -> tuple[set, dict]:
-        table, report = mine_records(all_task_inputs(fixture_rows), NegativesConfig(**common, **margins), vectors)
+        table, report = mine_records(fixture_rows, NegativesConfig(**common, **margins), vectors)
         m = table.to_pandas()
         return set(m.loc[m["target"] == NEAR_DUPLICATE, "query"]), report["tasks"]["QC"]["drops"]["hard_negative"]
 
@@ -409,7 +423,7 @@ def test_margin_guard_drops_planted_near_duplicate(fixture_rows, vectors):
 
 def test_counts_follow_knobs_and_random_arm_matches(fixture_rows, vectors, train_dir, tmp_path):
     cfg = NegativesConfig(negatives_per_positive=2, hard_fraction=0.5, index="hnsw", seed=3)
-    _, report = mine_records(all_task_inputs(fixture_rows), cfg, vectors)
+    _, report = mine_records(fixture_rows, cfg, vectors)
     random_cfg = cfg.model_copy(update={"random_negatives": True})
     rand = mine_negatives(train_dir, tmp_path / "r", None, random_cfg)  # no embedder needed, none started
     positives, existing = _known(fixture_rows)
@@ -428,15 +442,38 @@ def test_counts_follow_knobs_and_random_arm_matches(fixture_rows, vectors, train
     assert len(triples) == len(mined) and not triples & positives and not triples & existing
     # Half a negative per positive: round(P / 2) in total; hard_fraction 0 gives only easy ones.
     half_cfg = cfg.model_copy(update={"negatives_per_positive": 0.5, "hard_fraction": 0.0})
-    _, half = mine_records(all_task_inputs(fixture_rows), half_cfg, vectors)
+    _, half = mine_records(fixture_rows, half_cfg, vectors)
     assert half["tasks"]["QC"]["counts"] == {"easy_negative": round(report["tasks"]["QC"]["anchors"] / 2)}
+
+
+def test_quotas_are_exact_and_per_anchor():
+    """A task's totals are exact (round(anchors * rate), round(total * hard_fraction) hard), every anchor gets the
+    floor or ceil of the rate, and an anchor's share depends only on its key: any cut into blocks agrees."""
+    keys = KeySet.hash(["train"] * 1001, [f"QC-{i}" for i in range(1001)])
+    for rate, hard_fraction in ((1.0, 0.7), (0.5, 0.0), (2.5, 0.3), (3.0, 1.0)):
+        cfg = NegativesConfig(negatives_per_positive=rate, hard_fraction=hard_fraction, seed=5)
+        plan = plan_quotas(keys, cfg, None)
+        whole = plan.of(keys)
+        hard, easy = whole[Source.HARD_NEGATIVE], whole[Source.EASY_NEGATIVE]
+        total = round(1001 * rate)
+        assert int((hard + easy).sum()) == total and int(hard.sum()) == round(total * hard_fraction)
+        assert set((hard + easy).tolist()) <= {int(np.floor(rate)), int(np.ceil(rate))}
+        assert plan.requested == {"hard_negative": int(hard.sum()), "easy_negative": int(easy.sum())}
+        blocks = [plan.of(part) for part in np.array_split(keys[::-1], 7)]
+        for kind in (Source.HARD_NEGATIVE, Source.EASY_NEGATIVE):
+            np.testing.assert_array_equal(np.concatenate([b[kind] for b in blocks]), whole[kind][::-1])
+    # Another seed draws other anchors for the ceilings.
+    half = NegativesConfig(negatives_per_positive=0.5, hard_fraction=0.0)
+    a = plan_quotas(keys, half.model_copy(update={"seed": 1}), None).of(keys)[Source.EASY_NEGATIVE]
+    b = plan_quotas(keys, half.model_copy(update={"seed": 2}), None).of(keys)[Source.EASY_NEGATIVE]
+    assert a.sum() == b.sum() == 500 and (a != b).any()
 
 
 def test_random_arm_matched_to_a_semantic_run_draws_its_counts_per_anchor(fixture_rows, vectors, train_dir, tmp_path):
     """A narrow rank window leaves semantic mining short of the config's rate; the matched random arm draws what
     semantic mining actually produced, anchor by anchor, not the rate."""
     cfg = NegativesConfig(negatives_per_positive=2, hard_fraction=1.0, top_k=3, range_max=3)
-    table, report = mine_records(all_task_inputs(fixture_rows), cfg, vectors)
+    table, report = mine_records(fixture_rows, cfg, vectors)
     assert sum(t["shortfall"] for t in report["tasks"].values()) > 0  # else matching would prove nothing
     semantic = tmp_path / "semantic"
     (semantic / "data").mkdir(parents=True)
@@ -449,7 +486,7 @@ def test_random_arm_matched_to_a_semantic_run_draws_its_counts_per_anchor(fixtur
     assert per_anchor.to_dict() == table.to_pandas().groupby(["task", "parent_id"]).size().to_dict()
     assert rand["output_rows"] == table.num_rows and rand["matched_to"] == str(semantic)
     with pytest.raises(ValueError, match="only the random arm"):
-        mine_records(all_task_inputs(fixture_rows), cfg, vectors, match={"QC": {}})
+        mine_records(fixture_rows, cfg, vectors, match={"QC": {}})
     with pytest.raises(ValueError, match="can only match the counts of a semantic run"):
         mine_negatives(train_dir, tmp_path / "y", None, random_cfg, match_from=tmp_path / "r")
 
@@ -561,7 +598,7 @@ def test_ground_truth_on_synthetic_data_with_bundled_e5(ray_data, tmp_path):
 
     vectors = embed_for_mining(all_task_inputs(records), embed_cfg)  # the Ray Data actor pool, once for both arms below
     assert vectors.facts["dim"] == 384
-    table, report = mine_records(all_task_inputs(records), NegativesConfig(), vectors)
+    table, report = mine_records(records, NegativesConfig(), vectors)
     mined = table.to_pandas()
     triples = set(zip(mined["task"], mined["query"], mined["target"], strict=True))
     assert len(triples) == len(mined) > 0 and not triples & positives and not triples & existing
@@ -573,7 +610,7 @@ def test_ground_truth_on_synthetic_data_with_bundled_e5(ray_data, tmp_path):
     assert relevant_share(hard[hard["task"] == "QC"]) <= 0.02  # the taxonomy rule + margin guard
     assert relevant_share(mined[mined["source"] == "easy_negative"]) <= 0.02
     # Without the margin guard far more QI "hard negatives" are really positives.
-    open_ = mine_records(all_task_inputs(records), NegativesConfig(absolute_margin=None), vectors)[0].to_pandas()
+    open_ = mine_records(records, NegativesConfig(absolute_margin=None), vectors)[0].to_pandas()
     qi_open = open_[(open_["source"] == "hard_negative") & (open_["task"] == "QI")]
     assert relevant_share(hard[hard["task"] == "QI"]) < relevant_share(qi_open) / 2
     assert report["tasks"]["QC"]["drops"]["hard_negative"]["taxonomy"] > 0
