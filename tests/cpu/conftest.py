@@ -64,3 +64,88 @@ def ray_local():
     connect(RayConfig(num_cpus=2))
     yield ray
     ray.shutdown()
+
+
+# --- one tiny demo recipe, shared -----------------------------------------------------------------------------
+
+
+def _demo_tree(models: dict[str, Path], runs: Path, name: str) -> dict:
+    """Every section of configs/demo.yaml, on tiny random models and 60 rows per task."""
+    return {
+        "name": name,
+        "runs_dir": str(runs),
+        "make_data": {"rows": 60, "seed": 1, "noise": 0.1},
+        "embed": {"model": str(models["encoder"]), "batch_size": 64},
+        "translate": {"model": str(models["lm"]), "rows_per_pair": 2, "batch_size": 16, "max_new_tokens": 4},
+        "negatives": {"negatives_per_positive": 0.3, "hard_fraction": 0.7},
+        "selfval": {"method": "in_sample", "confidence": 0.6, "initial_train": {"max_steps": 2}},
+        "train": {"base_model": str(models["lm"]), "num_workers": 1, "micro_batch_size": 8, "max_steps": 3,
+                  "max_seq_len": 160, "checkpoint_every_steps": 2, "learning_rate": 1e-3},
+        "score": {"batch_size": 32, "max_seq_len": 160},
+    }  # fmt: skip
+
+
+@pytest.fixture(scope="session")
+def demo_tree(demo_models):
+    """``(runs_dir, name) -> tree`` of the tiny demo recipe."""
+    return lambda runs, name: _demo_tree(demo_models, runs, name)
+
+
+@pytest.fixture(scope="session")
+def demo_models(tiny_model, tmp_path_factory) -> dict[str, Path]:
+    """The tiny causal LM, and a tiny encoder whose vocabulary covers the synthetic data."""
+    import json
+
+    from ecomrel.tiny import build_tiny_encoder
+    from pipelines.synthetic import make_data
+
+    data = tmp_path_factory.mktemp("demo_text")
+    make_data(data, rows=60, seed=1, noise=0.0)
+    texts = [v for f in data.glob("*.txt") for line in f.read_text().splitlines() for v in json.loads(line).values()]
+    encoder = build_tiny_encoder(data / "encoder", [t for t in texts if isinstance(t, str)])
+    return {"lm": tiny_model, "encoder": encoder}
+
+
+class DemoRun:
+    """The tiny demo recipe run once by ``ecomrel run`` in a subprocess that joins the session's Ray. It starts when
+    the fixture is first used and runs while that test does its own work; :meth:`config` waits for it."""
+
+    NAME = "demo-reference"  # its own run name: the telemetry series of other runs in the session's Ray differ
+
+    def __init__(self, ray, models: dict[str, Path], root: Path) -> None:
+        import subprocess
+        import sys
+
+        import yaml
+
+        self.tree = _demo_tree(models, root / "runs", self.NAME)
+        (root / "demo.yaml").write_text(yaml.safe_dump(self.tree))
+        env = {k: v for k, v in os.environ.items() if k != "ECOMREL_FAULT_KILL_IN"}
+        env["RAY_ADDRESS"] = ray.get_runtime_context().gcs_address
+        self._log = (root / "run.log").open("w")
+        self._proc = subprocess.Popen(
+            [sys.executable, "-m", "cluster.cli", "run", "-c", str(root / "demo.yaml")],
+            cwd=Path(__file__).resolve().parents[2], env=env, stdout=self._log, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+        self._root = root
+
+    def config(self):
+        from cluster.config import config_from_overrides
+
+        rc = self._proc.wait(timeout=900)
+        self._log.close()
+        assert rc == 0, (self._root / "run.log").read_text()[-5000:]
+        return config_from_overrides(self.tree, [])
+
+    def stop(self) -> None:
+        if self._proc.poll() is None:
+            self._proc.kill()
+            self._proc.wait()
+        self._log.close()
+
+
+@pytest.fixture(scope="session")
+def demo_run(ray_local, demo_models, tmp_path_factory):
+    run = DemoRun(ray_local, demo_models, tmp_path_factory.mktemp("demo_run"))
+    yield run
+    run.stop()

@@ -3,10 +3,11 @@ the next run, from its own folder onward, and the recipe ends with the outputs o
 
 The first tests drive ``run_stage`` itself in a small subprocess (the issue's stale-manifest sequence: a stage
 done with config A, killed under config B after the old output was deleted, then run with A again). The recipe test
-runs a tiny version of the demo recipe (every stage of configs/demo.yaml on tiny random models) once in-process as
-the reference, then as a chain of ``ecomrel run`` subprocesses that each kill the next stage: run k dies inside
-stage k, run k+1 must skip stages 0..k-1, redo stage k and die inside stage k+1; a last run without the fault
-finishes the recipe. The subprocesses join the session's Ray, so a run costs its imports, not a Ray start.
+runs a tiny version of the demo recipe (every stage of configs/demo.yaml on tiny random models) once unharmed as
+the reference (conftest's ``demo_run``, alongside), and as a chain of ``ecomrel run`` subprocesses that each kill
+the next stage: run k dies inside stage k, run k+1 must skip stages 0..k-1, redo stage k and die inside stage
+k+1; a last run without the fault finishes the recipe. The subprocesses join the session's Ray, so a run costs its
+imports, not a Ray start.
 """
 
 from __future__ import annotations
@@ -131,22 +132,6 @@ DEMO_STAGES = [
 ]
 
 
-def _tree(models: dict[str, Path], runs: Path) -> dict:
-    """The demo recipe's sections, on tiny random models and 60 rows per task."""
-    return {
-        "name": "kill",
-        "runs_dir": str(runs),
-        "make_data": {"rows": 60, "seed": 1, "noise": 0.1},
-        "embed": {"model": str(models["encoder"]), "batch_size": 64},
-        "translate": {"model": str(models["lm"]), "rows_per_pair": 2, "batch_size": 16, "max_new_tokens": 4},
-        "negatives": {"negatives_per_positive": 0.3, "hard_fraction": 0.7},
-        "selfval": {"method": "in_sample", "confidence": 0.6, "initial_train": {"max_steps": 2}},
-        "train": {"base_model": str(models["lm"]), "num_workers": 1, "micro_batch_size": 8, "max_steps": 3,
-                  "max_seq_len": 160, "checkpoint_every_steps": 2, "learning_rate": 1e-3},
-        "score": {"batch_size": 32, "max_seq_len": 160},
-    }  # fmt: skip
-
-
 def _folders(cfg) -> dict[str, Path]:
     from cluster.recipe import plan
 
@@ -158,38 +143,16 @@ def _completed(folders: dict[str, Path]) -> dict[str, float | None]:
 
 
 @pytest.fixture(scope="module")
-def models(tiny_model, tmp_path_factory) -> dict[str, Path]:
-    from ecomrel.tiny import build_tiny_encoder
-    from pipelines.synthetic import make_data
-
-    data = tmp_path_factory.mktemp("kill_text")
-    make_data(data, rows=60, seed=1, noise=0.0)
-    texts = [v for f in data.glob("*.txt") for line in f.read_text().splitlines() for v in json.loads(line).values()]
-    encoder = build_tiny_encoder(data / "encoder", [t for t in texts if isinstance(t, str)])
-    return {"lm": tiny_model, "encoder": encoder}
-
-
-@pytest.fixture(scope="module")
-def reference(ray_local, models, tmp_path_factory):
-    """The recipe run once, never killed, in this process."""
-    from cluster.config import config_from_overrides
-    from cluster.recipe import run_recipe
-
-    cfg = config_from_overrides(_tree(models, tmp_path_factory.mktemp("clean")), [])
-    assert list(_folders(cfg)) == DEMO_STAGES
-    run_recipe(cfg)
-    return cfg
-
-
-@pytest.fixture(scope="module")
-def killed(ray_local, models, reference, tmp_path_factory):
+def killed(ray_local, demo_tree, demo_run, tmp_path_factory):
     """The chain: run k of ``ecomrel run`` is killed in stage k; the last run has no fault. Returns the config, and
-    per run its return code, stderr and every stage's manifest ``completed_at`` after it."""
+    per run its return code, stderr and every stage's manifest ``completed_at`` after it. The clean reference run
+    (``demo_run``, the same recipe under another name) runs alongside."""
     from cluster.config import config_from_overrides
 
-    cfg = config_from_overrides(_tree(models, tmp_path_factory.mktemp("killed")), [])
+    tree = demo_tree(tmp_path_factory.mktemp("killed"), "kill")
+    cfg = config_from_overrides(tree, [])
     path = cfg.run_dir.parent / "kill.yaml"
-    path.write_text(yaml.safe_dump(_tree(models, cfg.run_dir.parent)))
+    path.write_text(yaml.safe_dump(tree))
     folders = _folders(cfg)
     env = {k: v for k, v in os.environ.items() if k != ENV}
     env["RAY_ADDRESS"] = ray_local.get_runtime_context().gcs_address  # join the session's Ray: no Ray start per run
@@ -209,10 +172,11 @@ def killed(ray_local, models, reference, tmp_path_factory):
     return cfg, folders, runs
 
 
-def test_the_demo_recipe_has_these_stages():
-    from cluster.config import load_config
+def test_the_demo_recipe_has_these_stages(demo_tree, tmp_path):
+    from cluster.config import config_from_overrides, load_config
 
     assert list(_folders(load_config(ROOT / "configs" / "demo.yaml"))) == DEMO_STAGES
+    assert list(_folders(config_from_overrides(demo_tree(tmp_path, "t"), []))) == DEMO_STAGES
 
 
 @pytest.mark.parametrize("k", range(len(DEMO_STAGES)), ids=DEMO_STAGES)
@@ -245,9 +209,9 @@ def _datasets(folder: Path) -> dict[str, pd.DataFrame]:
     return out
 
 
-def test_the_killed_chain_ends_with_the_outputs_of_a_clean_run(killed, reference):
+def test_the_killed_chain_ends_with_the_outputs_of_a_clean_run(killed, demo_run):
     cfg, folders, runs = killed
-    clean = _folders(reference)
+    clean = _folders(demo_run.config())
     assert runs[-1]["rc"] == 0, runs[-1]["stderr"]
     compared = 0
     for stage in DEMO_STAGES:

@@ -1,6 +1,6 @@
-"""The metrics a real (tiny) recipe run exports: the recipe's stages up to translation and negatives, run as the
-recipe runs them, then the local node's Prometheus endpoint scraped for every series the Grafana dashboard plots
-for those stages, with the counts of their manifests."""
+"""The metrics a real (tiny) recipe run exports: the tiny demo recipe run by ``ecomrel run`` (conftest's
+``demo_run``), then the local node's Prometheus endpoint scraped for every series the Grafana dashboard plots for
+translation and negatives, with the counts of their manifests."""
 
 from __future__ import annotations
 
@@ -11,8 +11,6 @@ import urllib.request
 from collections import Counter
 from pathlib import Path
 
-from cluster.config import config_from_overrides
-from cluster.recipe import RunLog, plan
 from ecomrel.manifest import read_manifest
 
 REPO = Path(__file__).resolve().parents[2]
@@ -47,26 +45,9 @@ def _totals(samples, name: str, run: str, key: tuple[str, ...]) -> Counter:
     return out
 
 
-def test_translate_and_negatives_export_the_series_the_dashboard_plots(ray_local, tiny_model, tmp_path):
-    from ecomrel.bundled import materialize_multilingual_e5_small
-
-    run = f"metrics-{time.time_ns()}"  # a run name of its own: the session's Ray may hold other tests' series
-    tree = {
-        "name": run,
-        "runs_dir": str(tmp_path / "runs"),
-        "make_data": {"enabled": True, "rows": 60, "seed": 1},
-        "train": {"base_model": str(tiny_model), "max_seq_len": 160},
-        "score": {"max_seq_len": 160},
-        "embed": {"model": str(materialize_multilingual_e5_small()), "batch_size": 64},
-        "translate": {"enabled": True, "model": str(tiny_model), "rows_per_pair": 3, "max_new_tokens": 8},
-        "negatives": {"enabled": True, "negatives_per_positive": 0.5},
-    }
-    cfg = config_from_overrides(tree, [])
-    runlog = RunLog(cfg.name)
-    steps = plan(cfg, cfg.run_dir)
-    for step in steps[: [s.name for s in steps].index("trainset")]:  # the recipe up to its training set
-        runlog.record(step.name, *step.run())
-    assert {"translate", "negatives"} <= set(runlog.stages)
+def test_translate_and_negatives_export_the_series_the_dashboard_plots(ray_local, demo_run):
+    cfg = demo_run.config()  # the tiny demo recipe, run by `ecomrel run` on the session's Ray under its own name
+    run = cfg.name
     translated = read_manifest(next(cfg.run_dir.glob("translate-*"))).extra
     mined = read_manifest(next(cfg.run_dir.glob("negatives-*"))).extra
     assert translated["planned"] > 0 and mined["output_rows"] > 0
