@@ -93,8 +93,8 @@ class TwoLogitScorer:
         return out
 
     def prompt_tokens(self, tasks: Sequence[str], queries: Sequence[str], targets: Sequence[str]) -> list[int]:
-        """Prompt length in tokens per row (the shared prefix included)."""
-        return [len(self.encoder.encode(t, q, g)) for t, q, g in zip(tasks, queries, targets, strict=True)]
+        """Prompt length in tokens per row (the shared prefix included), in one batched tokenizer call."""
+        return self.encoder.lengths(tasks, queries, targets)
 
     def score_rows(self, task: str, rows: Sequence[Sequence[int]]) -> np.ndarray:
         """P(yes) for row-part ids (``PromptEncoder.row_ids``) of one task; uses the prefix cache when on."""
