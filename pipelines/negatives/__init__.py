@@ -37,8 +37,15 @@ chance at the same count (the recipe does this whenever an embedder is configure
 
 Candidates are always *training* targets: dev/test rows only tell which pairs are positive or already exist.
 Each anchor (positive training row) gets floor or ceil of ``negatives_per_positive`` negatives, ``hard_fraction``
-of all slots hard; slots the filters leave empty are reported as a shortfall per kind, never back-filled with the
+of all slots hard (exact totals per task; which anchor gets a ceiling or a hard slot is a pseudo-random function of
+the seed and its id); slots the filters leave empty are reported as a shortfall per kind, never back-filled with the
 other kind, so the report shows what the data and the guard really allow.
+
+The stage keeps rows off the driver: one Ray task builds each task's shared state (known positives, unique
+targets, 8-byte keys, embeddings, the faiss retrieval of every anchor query) into the object store, and the anchors
+stream from the dataset grouped by (task, query) to an actor pool that mines them and hands the rows to
+``write_parquet``. A query's draws come from a generator seeded by (seed, task, query), so the same seed gives the
+same rows however the queries are cut into blocks, and the in-memory :func:`mine_records` gives them too.
 
 Why not ``sentence_transformers.util.mine_hard_negatives`` itself: it embeds in-process (we embed on Ray actors),
 it knows only the positives of the dataset it is given (we must exclude positives from every split and never
@@ -49,8 +56,8 @@ after positives and guarded candidates are removed, ours counts raw retrieval ra
 
 Modules: :mod:`.inputs` (read and check the records, one task's view of them), :mod:`.vectors` (what is embedded),
 :mod:`.index` (faiss), :mod:`.guard` (the false-negative rules above), :mod:`.slots` (negatives per anchor, random
-draws), :mod:`.rows` (the mined rows), :mod:`.mining` (one function per kind), :mod:`.report` (counts, drops, label
-balance) and :mod:`.stage` (the whole run and the stage's I/O).
+draws), :mod:`.rows` (the mined rows), :mod:`.mining` (a task's shared context, one query's mining, one function per
+kind), :mod:`.report` (counts, drops, label balance) and :mod:`.stage` (the whole run and the stage's I/O).
 """
 
 from .config import NegativesConfig

@@ -202,7 +202,8 @@ def all_task_inputs(records: pd.DataFrame) -> list[TaskInput]:
 def stream_task_inputs(path: Path) -> list[TaskInput]:
     """:func:`all_task_inputs` of an ingested dataset, streamed with Ray Data: every block is checked against
     RECORD_SCHEMA where it is (the first error, naming the file, the row id and the field, is raised here) and
-    reduced to its positives, its unique training targets and its keys; the driver holds only those."""
+    reduced to its positives, its unique training targets and its keys; the caller (the stage's preparing task)
+    holds only those."""
     import ray.data
 
     ds = ray.data.read_parquet(str(dataset_path(path)), include_paths=True).materialize()  # read once, used 4 ways

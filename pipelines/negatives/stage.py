@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import math
 import time
 from collections.abc import Mapping
 from dataclasses import asdict
@@ -38,6 +39,9 @@ log = logging.getLogger(__name__)
 DATA_DIR = "data"
 #: One row per mined query in the stage's block output: its task, its mined rows and its tally (JSON).
 _ROWS_TYPE = pa.list_(pa.struct(list(MINED_SCHEMA)))
+#: Anchors per shuffle partition of the (task, query) grouping (Ray Data's default is 200 partitions whatever the
+#: size, each a task: too many for small runs).
+_ANCHORS_PER_PARTITION = 50_000
 _NO_MATCH = Matched(np.zeros(0, dtype=np.uint64), np.zeros(0, dtype=np.int64))
 
 
@@ -200,7 +204,8 @@ def mine_negatives(
 
     _check_arm(neg_cfg, embed_cfg is not None, match_from)
     started = time.perf_counter()
-    prepare = ray.remote(_prepare).options(num_cpus=0, num_returns=1 + len(Task))
+    # max_calls=1: the worker that held every vector exits when the task ends (its results live in the store).
+    prepare = ray.remote(num_cpus=0, num_returns=1 + len(Task), max_calls=1)(_prepare)
     summary_ref, *ctx_refs = prepare.remote(
         Path(train_dir), embed_cfg, neg_cfg, embedder_cls, match_from, DataContext.get_current()
     )
@@ -215,10 +220,11 @@ def mine_negatives(
         raise
     contexts = {t.value: ref for t, ref in zip(Task, ctx_refs, strict=True) if t.value in summary["tasks"]}
     cpus = max(1, int(ray.cluster_resources().get("CPU", 1)))
+    anchors = sum(t["anchors"] for t in summary["tasks"].values())
     groups = (
         read_dataset(train_dir, columns=["id", "task", "split", "language", "query", "label"])
         .map_batches(anchor_rows, batch_format="pandas")
-        .groupby(["task", "query"])
+        .groupby(["task", "query"], num_partitions=max(cpus, math.ceil(anchors / _ANCHORS_PER_PARTITION)))
         .map_groups(_QueryMiner, fn_constructor_args=(contexts,), batch_format="numpy", concurrency=(1, cpus))
         .materialize()
     )
