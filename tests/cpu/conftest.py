@@ -118,9 +118,11 @@ class DemoRun:
 
         import yaml
 
+        from ecomrel.faults import ENV
+
         self.tree = _demo_tree(models, root / "runs", self.NAME)
         (root / "demo.yaml").write_text(yaml.safe_dump(self.tree))
-        env = {k: v for k, v in os.environ.items() if k != "ECOMREL_FAULT_KILL_IN"}
+        env = {k: v for k, v in os.environ.items() if k != ENV}  # never a kill
         env["RAY_ADDRESS"] = ray.get_runtime_context().gcs_address
         self._log = (root / "run.log").open("w")
         self._proc = subprocess.Popen(
