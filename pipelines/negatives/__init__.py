@@ -63,8 +63,8 @@ kind), :mod:`.report` (counts, drops, label balance) and :mod:`.stage` (the whol
 from .config import NegativesConfig
 from .guard import guard_thresholds
 from .index import build_index, exact_search, recall_at_k
-from .inputs import all_task_inputs, anchor_rows, load_records, stream_task_inputs
-from .mining import TaskContext, mine_query, task_context
+from .inputs import all_task_inputs, load_records, stream_task_inputs
+from .mining import TaskContext, mine_queries, task_context
 from .rows import MINED_SCHEMA
 from .slots import Matched, plan_quotas
 from .stage import matched_counts, mine_negatives, mine_records, negatives_stage, report_section
@@ -77,7 +77,6 @@ __all__ = [
     "NegativesConfig",
     "TaskContext",
     "all_task_inputs",
-    "anchor_rows",
     "build_index",
     "embed_for_mining",
     "exact_search",
@@ -85,7 +84,7 @@ __all__ = [
     "load_records",
     "matched_counts",
     "mine_negatives",
-    "mine_query",
+    "mine_queries",
     "mine_records",
     "mining_texts",
     "negatives_stage",

@@ -68,7 +68,12 @@ class KeySet:
         return i < len(self.keys) and self.keys[i] == key
 
     def isin(self, *columns: Sequence[str]) -> np.ndarray:
-        return np.isin(KeySet.hash(*columns), self.keys)
+        """Membership of each row of ``columns``: a binary search per row in the sorted keys (``np.isin`` would
+        sort the whole set again on every call, and mining calls this once per query)."""
+        keys = KeySet.hash(*columns)
+        if not len(self.keys):
+            return np.zeros(len(keys), dtype=bool)
+        return self.keys[np.searchsorted(self.keys, keys).clip(max=len(self.keys) - 1)] == keys
 
     def __len__(self) -> int:
         return len(self.keys)
@@ -85,15 +90,19 @@ def text_key(*parts: str) -> int:
 
 @dataclass
 class TaskInput:
-    """One task's view of the data: what is known and what to draw from; the anchors themselves (the positive
-    training rows, :func:`anchor_rows`) are not part of it, so that mining can stream them in blocks.
+    """One task's view of the data: what is known, what to draw from, and the anchors (its positive training rows)
+    grouped by query, so that any range of queries can be mined on its own (:func:`.mining.mine_queries`).
 
     This is all the mining keeps of a dataset: the task's known positives, its unique training targets (the
-    corpus; for QC the distinct category paths, a few thousand), its anchor queries, and 8-byte keys of every pair,
-    row id and anchor (not the rows)."""
+    corpus; for QC the distinct category paths, a few thousand), its anchors' ids and languages, and 8-byte keys of
+    every pair and row id (not the rows)."""
 
     task: str
     queries: list[str]  # the distinct queries of the anchors, sorted
+    #: The anchors sorted by (query, id): query ``queries[i]`` owns ``anchor_ids[anchor_bounds[i]:anchor_bounds[i+1]]``.
+    anchor_ids: list[str]
+    anchor_languages: list[str]
+    anchor_bounds: np.ndarray
     anchor_keys: np.ndarray  # KeySet.hash(split, id) of every anchor (uint64; what per-anchor quotas are drawn from)
     corpus: list[str]  # unique training targets, sorted
     known_positive: dict[str, set[str]]  # query -> targets labelled 1 in any split
@@ -106,16 +115,6 @@ class TaskInput:
     @property
     def is_qc(self) -> bool:
         return self.task == Task.QC.value
-
-
-#: The columns of an anchor row (:func:`anchor_rows`).
-ANCHOR_COLUMNS = ["id", "task", "language", "query"]
-
-
-def anchor_rows(batch: pd.DataFrame) -> pd.DataFrame:
-    """The anchors of a block of records: its positive training rows (ANCHOR_COLUMNS)."""
-    keep = (batch["split"] == Split.TRAIN.value) & (batch["label"] == 1)
-    return batch.loc[keep, ANCHOR_COLUMNS]
 
 
 def _task_input(
@@ -134,10 +133,19 @@ def _task_input(
     if task == Task.QC.value:
         levels = {q: [tuple(split_category_path(p)) for p in sorted(ps)] for q, ps in known.items()}
     train = positives[positives["split"] == Split.TRAIN.value]
+    by_query: dict[str, list[tuple[str, str]]] = {}
+    for q, i, lang in zip(train["query"], train["id"], train["language"], strict=True):
+        by_query.setdefault(q, []).append((i, lang))
+    queries = sorted(by_query)
+    anchors = [a for q in queries for a in sorted(by_query[q])]
+    ids = [i for i, _ in anchors]
     return TaskInput(
         task=task,
-        queries=sorted(set(train["query"])),
-        anchor_keys=KeySet.hash([Split.TRAIN.value] * len(train), train["id"].tolist()),
+        queries=queries,
+        anchor_ids=ids,
+        anchor_languages=[lang for _, lang in anchors],
+        anchor_bounds=np.cumsum([0] + [len(by_query[q]) for q in queries]),
+        anchor_keys=KeySet.hash([Split.TRAIN.value] * len(ids), ids),
         corpus=sorted(corpus),
         known_positive=known,
         positive_levels=levels,

@@ -1,25 +1,26 @@
 """Mining one task: one function per kind of negative (the package docstring says what each kind is and why).
 
 A task is mined query by query, and a query needs only its own anchors and the task's shared
-:class:`TaskContext` (built once, :func:`task_context`: the quota plan and, for a semantic run, the retrieval of
-every anchor query), so the stage mines blocks of queries in parallel (:mod:`.stage`). :func:`mine_query` draws
-from a generator seeded by (seed, task, query): a query's negatives do not depend on which other queries share
-its block, nor on the order blocks run in. :func:`hard_negatives` and :func:`easy_negatives` serve a semantic run
-over the :class:`Retrieval`; :func:`random_negatives` serves the random arm."""
+:class:`TaskContext` (built once, :func:`task_context`: the anchors grouped by query, the quota plan and, for a
+semantic run, the retrieval of every anchor query), so the stage mines ranges of queries in parallel
+(:mod:`.stage`). :func:`mine_queries` draws each query's negatives from a generator seeded by (seed, task, query): a
+query's negatives do not depend on which other queries share its range, nor on the order ranges run in.
+:func:`hard_negatives` and :func:`easy_negatives` serve a semantic run over the :class:`Retrieval`;
+:func:`random_negatives` serves the random arm."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from ecomrel.schema import Source, Split, split_category_path
+from ecomrel.schema import Source, split_category_path
 
 from .config import NegativesConfig
 from .guard import Drops, guard_thresholds, least_positive_similarity, passes_hard_rules, usable
 from .index import search
-from .inputs import KeySet, TaskInput, text_key
+from .inputs import TaskInput, text_key
 from .rows import assign
 from .slots import Matched, Quotas, draw, plan_quotas
 from .vectors import MiningVectors
@@ -68,8 +69,7 @@ class TaskContext:
     ti: TaskInput
     cfg: NegativesConfig
     quotas: Quotas
-    retrieval: Retrieval | None
-    query_row: dict[str, int]  # anchor query -> its row in ``retrieval``
+    retrieval: Retrieval | None  # rows in ``ti.queries`` order
     facts: dict  # for the report: queries, targets, (semantic) index facts and mean s_pos
 
     def summary(self) -> dict:
@@ -96,35 +96,46 @@ def task_context(
     if vectors is None and not cfg.random_negatives:
         raise ValueError("negatives: semantic mining needs embeddings (recipe key 'embed')")
     quotas = plan_quotas(ti.anchor_keys, cfg, matched)
-    ctx = TaskContext(ti, cfg, quotas, None, {}, {"queries": len(ti.queries), "targets": len(ti.corpus)})
+    ctx = TaskContext(ti, cfg, quotas, None, {"queries": len(ti.queries), "targets": len(ti.corpus)})
     if ctx.mines and not cfg.random_negatives:
         rng = np.random.default_rng([cfg.seed, text_key(ti.task)])
         ctx.retrieval = retrieve(ti, cfg, rng, vectors, ti.queries)
-        ctx.query_row = {q: i for i, q in enumerate(ti.queries)}
         least = round(float(ctx.retrieval.least_positive.mean()), 4)
         ctx.facts = {"index": ctx.retrieval.index, **ctx.facts, "similarity": {"least_positive_mean": least}}
     return ctx
 
 
-def mine_query(ctx: TaskContext, query: str, ids: Sequence[str], languages: Sequence[str]) -> tuple[list[dict], Tally]:
-    """Mine one anchor query of ``ctx``'s task for its anchors (positive training rows: ``ids`` and
-    ``languages``, in any order; they are handed their negatives in id order). Returns the mined rows (MINED_SCHEMA
-    columns) and their :class:`Tally`. Raises when a mined id collides with an existing row id."""
-    ti, cfg = ctx.ti, ctx.cfg
-    order = sorted(range(len(ids)), key=lambda i: ids[i])
-    anchors = [{"id": ids[i], "task": ti.task, "language": languages[i], "query": query} for i in order]
-    tally = Tally()
+def mine_queries(ctx: TaskContext, start: int = 0, stop: int | None = None) -> tuple[list[dict], Tally]:
+    """Mine the anchor queries ``ctx.ti.queries[start:stop]`` (all by default) for their anchors. Returns the mined
+    rows (MINED_SCHEMA columns) and their :class:`Tally`. Raises when a mined id collides with an existing row id."""
     rows: list[dict] = []
-    if not ctx.mines:
-        return rows, tally
-    quota = ctx.quotas.of(KeySet.hash([Split.TRAIN.value] * len(anchors), [a["id"] for a in anchors]))
+    tally = Tally()
+    if ctx.mines:
+        for qi in range(start, len(ctx.ti.queries) if stop is None else stop):
+            tally.add(_mine_query(ctx, qi, rows))
+    return rows, tally
+
+
+def _mine_query(ctx: TaskContext, qi: int, rows: list[dict]) -> Tally:
+    """Mine query ``qi`` of ``ctx``'s task for its anchors (handed their negatives in id order), appending the rows
+    to ``rows``; returns their tally."""
+    ti, cfg = ctx.ti, ctx.cfg
+    query = ti.queries[qi]
+    lo, hi = int(ti.anchor_bounds[qi]), int(ti.anchor_bounds[qi + 1])
+    anchors = [
+        {"id": i, "task": ti.task, "language": lang, "query": query}
+        for i, lang in zip(ti.anchor_ids[lo:hi], ti.anchor_languages[lo:hi], strict=True)
+    ]
+    tally = Tally()
+    first = len(rows)
+    quota = ctx.quotas.of(ti.anchor_keys[lo:hi])
     rng = np.random.default_rng([cfg.seed, text_key(ti.task, query)])
     if cfg.random_negatives:
         drops = tally.drops.setdefault(RANDOM.value, Drops())
         picks = random_negatives(ti, rng, query, int(quota[RANDOM].sum()), drops)
         assign(rows, anchors, quota[RANDOM], [(ti.corpus[j], None, None) for j in picks], RANDOM)
     else:
-        ret, qi = ctx.retrieval, ctx.query_row[query]
+        ret = ctx.retrieval
         hard_drops = tally.drops.setdefault(HARD.value, Drops())
         easy_drops = tally.drops.setdefault(EASY.value, Drops())
         hard = hard_negatives(ti, cfg, rng, ret, qi, query, int(quota[HARD].sum()), hard_drops)
@@ -133,10 +144,11 @@ def mine_query(ctx: TaskContext, query: str, ids: Sequence[str], languages: Sequ
         taken = {j for _, j, _ in hard}
         easy = easy_negatives(ti, rng, ret, qi, query, int(quota[EASY].sum()), easy_drops, taken)
         assign(rows, anchors, quota[EASY], [(ti.corpus[j], None, None) for j in easy], EASY)
-    for r in rows:
+    mined = rows[first:]
+    for r in mined:
         tally.counts[r["source"]] = tally.counts.get(r["source"], 0) + 1
-    _check_ids(ti, rows)
-    return rows, tally
+    _check_ids(ti, mined)
+    return tally
 
 
 def _check_ids(ti: TaskInput, rows: list[dict]) -> None:

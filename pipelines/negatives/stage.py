@@ -1,18 +1,17 @@
 """The negatives stage: mine every task of a table in memory (:func:`mine_records`), and the stage around it
-(:func:`mine_negatives`: read the ingested dataset, embed, mine in parallel blocks, write the mined rows).
+(:func:`mine_negatives`: read the ingested dataset, embed, mine ranges of queries in parallel Ray tasks, write the
+mined rows).
 
-Both run the same per-query miner (:func:`.mining.mine_query`) over the same per-task contexts, so they produce the
-same rows for the same seed; the stage only cuts the queries into blocks."""
+Both run the same miner (:func:`.mining.mine_queries`) over the same per-task contexts, so they produce the same
+rows for the same seed; the stage only cuts each task's queries into ranges."""
 
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import math
 import time
 from collections.abc import Mapping
-from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -26,9 +25,8 @@ from ecomrel.schema import Source, Split, Task
 
 from ..embed import EmbedConfig, Embedder
 from .config import NegativesConfig
-from .guard import Drops
-from .inputs import KeySet, all_task_inputs, anchor_rows, stream_task_inputs
-from .mining import Tally, TaskContext, mine_query, task_context
+from .inputs import KeySet, TaskInput, all_task_inputs, stream_task_inputs
+from .mining import Tally, TaskContext, mine_queries, task_context
 from .report import run_report, task_report
 from .rows import MINED_SCHEMA
 from .slots import Matched
@@ -37,11 +35,8 @@ from .vectors import MiningVectors, embed_for_mining
 log = logging.getLogger(__name__)
 
 DATA_DIR = "data"
-#: One row per mined query in the stage's block output: its task, its mined rows and its tally (JSON).
-_ROWS_TYPE = pa.list_(pa.struct(list(MINED_SCHEMA)))
-#: Anchors per shuffle partition of the (task, query) grouping (Ray Data's default is 200 partitions whatever the
-#: size, each a task: too many for small runs).
-_ANCHORS_PER_PARTITION = 50_000
+#: Anchors per mining task at most (a task's queries are cut into at least one range per CPU).
+_ANCHORS_PER_RANGE = 50_000
 _NO_MATCH = Matched(np.zeros(0, dtype=np.uint64), np.zeros(0, dtype=np.int64))
 
 
@@ -63,16 +58,12 @@ def mine_records(
     per-anchor counts to draw (see :func:`matched_counts`). Returns the mined rows (MINED_SCHEMA) and the report."""
     _check_arm(neg_cfg, vectors is not None, match)
     semantic = None if neg_cfg.random_negatives else vectors
-    anchors = anchor_rows(records)
     rows: list[dict] = []
     tasks: dict[str, dict] = {}
     for ti in all_task_inputs(records):
         ctx = task_context(ti, neg_cfg, semantic, None if match is None else match.get(ti.task, _NO_MATCH))
-        tally = Tally()
-        for query, group in anchors[anchors["task"] == ti.task].groupby("query", sort=True):
-            mined, t = mine_query(ctx, str(query), group["id"].tolist(), group["language"].tolist())
-            rows.extend(mined)
-            tally.add(t)
+        mined, tally = mine_queries(ctx)
+        rows.extend(mined)
         tasks[ti.task] = task_report(ctx.summary(), tally)
     report = run_report(tasks, semantic.facts if semantic is not None else None)
     return pa.Table.from_pylist(rows, schema=MINED_SCHEMA), report
@@ -112,12 +103,14 @@ def _prepare(
     neg_cfg: NegativesConfig,
     embedder_cls: type[Embedder],
     match_from: Path | None,
+    cpus: int,
     data_context,
 ) -> tuple:
     """The stage's shared state, built in one Ray task (not the driver): read the dataset (streamed), embed, load
     the matched counts, and build each task's :class:`TaskContext` (faiss included). Returns (a small summary:
-    embedding facts and each task's report header) followed by each :class:`Task`'s context (None when absent);
-    Ray stores the contexts in the object store, where the mining blocks read them."""
+    embedding facts, each task's report header and the query ranges to mine it in) followed by each
+    :class:`Task`'s context (None when absent); Ray stores the contexts in the object store, where the mining tasks
+    read them."""
     from ray.data import DataContext
 
     DataContext._set_current(data_context)
@@ -131,54 +124,25 @@ def _prepare(
     summary = {
         "embedding": None if vectors is None else vectors.facts,
         "tasks": {task: ctx.summary() for task, ctx in contexts.items()},
+        "ranges": {task: query_ranges(ctx.ti, cpus) for task, ctx in contexts.items() if ctx.mines},
     }
     return (summary, *(contexts.get(t.value) for t in Task))
 
 
-class _QueryMiner:
-    """Ray Data ``map_groups`` callable: one (task, query) group of anchor rows in, one row out (the task, the
-    query's mined rows, its tally as JSON). The task contexts are fetched once per actor."""
-
-    def __init__(self, contexts: dict) -> None:
-        import ray
-
-        self.contexts: dict[str, TaskContext] = {task: ray.get(ref) for task, ref in contexts.items()}
-
-    def __call__(self, group: dict[str, np.ndarray]) -> pa.Table:
-        task, query = str(group["task"][0]), str(group["query"][0])
-        rows, tally = mine_query(self.contexts[task], query, group["id"].tolist(), group["language"].tolist())
-        return pa.table(
-            {
-                "task": [task],
-                "rows": pa.array([rows], type=_ROWS_TYPE),
-                "tally": [json.dumps(_tally_dict(tally))],
-            }
-        )
+def query_ranges(ti: TaskInput, cpus: int) -> list[tuple[int, int]]:
+    """``ti``'s queries cut into contiguous ranges of about equal anchor counts: at least one per CPU, and none
+    above ``_ANCHORS_PER_RANGE`` anchors unless one query has more."""
+    anchors = int(ti.anchor_bounds[-1])
+    n = min(len(ti.queries), max(cpus, math.ceil(anchors / _ANCHORS_PER_RANGE)))
+    cuts = np.searchsorted(ti.anchor_bounds, np.linspace(0, anchors, n + 1)[1:-1], side="left")
+    edges = sorted({0, len(ti.queries), *cuts.tolist()})
+    return list(zip(edges[:-1], edges[1:], strict=True))
 
 
-def _tally_dict(tally: Tally) -> dict:
-    return {**asdict(tally), "drops": {k: asdict(d) for k, d in tally.drops.items()}}
-
-
-def _tally(d: dict) -> Tally:
-    return Tally(d["counts"], {k: Drops(**v) for k, v in d["drops"].items()}, d["hard_similarity_sum"])
-
-
-def _mined_rows(batch: pa.Table) -> pa.Table:
-    """The mined rows of a block of :class:`_QueryMiner` output."""
-    return pa.Table.from_struct_array(batch.column("rows").combine_chunks().flatten())
-
-
-def _block_tallies(batch: pd.DataFrame) -> pd.DataFrame:
-    """A block's tallies summed per task (one row per task)."""
-    out = {"task": [], "tally": []}
-    for task, part in batch.groupby("task"):
-        total = Tally()
-        for t in part["tally"]:
-            total.add(_tally(json.loads(t)))
-        out["task"].append(task)
-        out["tally"].append(json.dumps(_tally_dict(total)))
-    return pd.DataFrame(out)
+def _mine_range(ctx: TaskContext, start: int, stop: int) -> tuple[pa.Table, Tally]:
+    """One mining task: the mined rows of queries [start, stop) of ``ctx``'s task, as a table, and their tally."""
+    rows, tally = mine_queries(ctx, start, stop)
+    return pa.Table.from_pylist(rows, schema=MINED_SCHEMA), tally
 
 
 def mine_negatives(
@@ -195,45 +159,36 @@ def mine_negatives(
     semantic run's output folder whose per-anchor counts the random draw matches. Returns the report: counts by
     kind and per task, label balance before/after, guard drops, index facts (recall@k when approximate).
 
-    The driver holds no rows and no vectors: one Ray task builds each task's shared state (:func:`_prepare`:
-    positives, unique targets, keys, embeddings, faiss) into the object store; the anchors stream from the
-    dataset, grouped by (task, query) with ``map_groups``, are mined on an actor pool, and the mined rows go
-    straight to Parquet (``write_parquet``). The driver sums one small tally per block and task."""
+    The driver holds no rows and no vectors: one Ray task builds each task's shared state (:func:`_prepare`: the
+    anchors grouped by query, positives, unique targets, keys, embeddings, faiss) into the object store; one Ray
+    task per range of queries (:func:`query_ranges`) mines it, and the mined tables go from the object store
+    straight to Parquet (``write_parquet``). The driver sums one small tally per range."""
     import ray
     from ray.data import DataContext
 
     _check_arm(neg_cfg, embed_cfg is not None, match_from)
     started = time.perf_counter()
+    cpus = max(1, int(ray.cluster_resources().get("CPU", 1)))
     # max_calls=1: the worker that held every vector exits when the task ends (its results live in the store).
     prepare = ray.remote(num_cpus=0, num_returns=1 + len(Task), max_calls=1)(_prepare)
     summary_ref, *ctx_refs = prepare.remote(
-        Path(train_dir), embed_cfg, neg_cfg, embedder_cls, match_from, DataContext.get_current()
+        Path(train_dir), embed_cfg, neg_cfg, embedder_cls, match_from, cpus, DataContext.get_current()
     )
-    try:
-        summary = ray.get(summary_ref)
-    except ray.exceptions.RayTaskError as e:
-        for ref in ctx_refs:  # the same error; fetched, so that Ray does not log it again as unhandled
-            with contextlib.suppress(ray.exceptions.RayTaskError):
-                ray.get(ref)
-        if isinstance(e.cause, ValueError):  # bad input: its own message (file, row id, field), not a traceback
-            raise e.cause from None
-        raise
+    summary = _get([summary_ref], also=ctx_refs)[0]
     contexts = {t.value: ref for t, ref in zip(Task, ctx_refs, strict=True) if t.value in summary["tasks"]}
-    cpus = max(1, int(ray.cluster_resources().get("CPU", 1)))
-    anchors = sum(t["anchors"] for t in summary["tasks"].values())
-    groups = (
-        read_dataset(train_dir, columns=["id", "task", "split", "language", "query", "label"])
-        .map_batches(anchor_rows, batch_format="pandas")
-        .groupby(["task", "query"], num_partitions=max(cpus, math.ceil(anchors / _ANCHORS_PER_PARTITION)))
-        .map_groups(_QueryMiner, fn_constructor_args=(contexts,), batch_format="numpy", concurrency=(1, cpus))
-        .materialize()
-    )
-    data_dir = write_dataset(
-        groups.map_batches(_mined_rows, batch_format="pyarrow", batch_size=None), Path(out_dir) / DATA_DIR, MINED_SCHEMA
-    )
+    mine = ray.remote(num_cpus=1, num_returns=2)(_mine_range)
+    tables, tally_refs, owners = [], [], []
+    for task, ranges in summary["ranges"].items():
+        for start, stop in ranges:
+            table, tally = mine.remote(contexts[task], start, stop)
+            tables.append(table)
+            tally_refs.append(tally)
+            owners.append(task)
     tallies = {task: Tally() for task in contexts}
-    for row in groups.map_batches(_block_tallies, batch_format="pandas", batch_size=None).take_all():
-        tallies[row["task"]].add(_tally(json.loads(row["tally"])))
+    for task, tally in zip(owners, _get(tally_refs, also=tables), strict=True):
+        tallies[task].add(tally)
+    mined = ray.data.from_arrow_refs(tables) if tables else ray.data.from_arrow(MINED_SCHEMA.empty_table())
+    data_dir = write_dataset(mined, Path(out_dir) / DATA_DIR, MINED_SCHEMA)
     tasks = {task: task_report(summary["tasks"][task], tallies[task]) for task in contexts}
     report = run_report(tasks, summary["embedding"])
     report.update(matched_to=None if match_from is None else str(match_from), data_dir=str(data_dir))
@@ -245,6 +200,23 @@ def mine_negatives(
         {t: r["shortfall_by_kind"] for t, r in report["tasks"].items()},
     )
     return report
+
+
+def _get(refs: list, also: list) -> list:
+    """``ray.get(refs)``; a task's bad-input error (ValueError: file, row id, field) is raised as itself, not as a
+    traceback. ``also`` are the same tasks' other results, fetched on error so that Ray does not log the error
+    again as unhandled."""
+    import ray
+
+    try:
+        return ray.get(refs)
+    except ray.exceptions.RayTaskError as e:
+        for ref in also:
+            with contextlib.suppress(ray.exceptions.RayTaskError):
+                ray.get(ref)
+        if isinstance(e.cause, ValueError):
+            raise e.cause from None
+        raise
 
 
 def negatives_stage(

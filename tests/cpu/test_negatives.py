@@ -469,6 +469,26 @@ def test_quotas_are_exact_and_per_anchor():
     assert a.sum() == b.sum() == 500 and (a != b).any()
 
 
+def test_query_ranges_cover_every_query_once_with_balanced_anchors(fixture_rows, monkeypatch):
+    """The stage's mining tasks: contiguous ranges of a task's queries, at least one per CPU, about equal in
+    anchors, at most ``_ANCHORS_PER_RANGE`` anchors each unless one query alone has more."""
+    from pipelines.negatives import stage
+
+    ti = all_task_inputs(fixture_rows)[0]
+    bounds = ti.anchor_bounds
+    assert bounds[0] == 0 and bounds[-1] == len(ti.anchor_ids) == len(ti.anchor_keys) and (np.diff(bounds) > 0).all()
+    for cpus in (1, 2, 5):
+        ranges = stage.query_ranges(ti, cpus)
+        assert [a for a, _ in ranges] == [0, *(b for _, b in ranges[:-1])] and ranges[-1][1] == len(ti.queries)
+        assert len(ranges) == min(cpus, len(ti.queries))
+        sizes = [int(bounds[b] - bounds[a]) for a, b in ranges]
+        assert max(sizes) - min(sizes) <= int(np.diff(bounds).max()), (cpus, sizes)
+    monkeypatch.setattr(stage, "_ANCHORS_PER_RANGE", 3)
+    ranges = stage.query_ranges(ti, 1)
+    assert all(bounds[b] - bounds[a] <= max(3, int(np.diff(bounds[a : b + 1]).max())) for a, b in ranges)
+    assert len(ranges) >= int(bounds[-1]) // (3 + int(np.diff(bounds).max()))
+
+
 def test_random_arm_matched_to_a_semantic_run_draws_its_counts_per_anchor(fixture_rows, vectors, train_dir, tmp_path):
     """A narrow rank window leaves semantic mining short of the config's rate; the matched random arm draws what
     semantic mining actually produced, anchor by anchor, not the rate."""
