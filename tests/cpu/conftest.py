@@ -70,18 +70,22 @@ def ray_local():
 
 
 def _demo_tree(models: dict[str, Path], runs: Path, name: str) -> dict:
-    """Every section of configs/demo.yaml, on tiny random models and 60 rows per task."""
+    """Every section of configs/demo.yaml, on tiny random models and 60 rows per task: the translator is the tiny
+    causal LM, the embedder and the classifier (the bi-encoder family, as in the demo) the tiny encoder. Planted
+    noise 0.2 and a skill gate at AUC 0 let self-validation's out-of-fold flags through to ``removed.parquet``."""
     return {
         "name": name,
         "runs_dir": str(runs),
-        "make_data": {"rows": 60, "seed": 1, "noise": 0.1},
+        "make_data": {"rows": 60, "seed": 1, "noise": 0.2},
         "embed": {"model": str(models["encoder"]), "batch_size": 64},
         "translate": {"model": str(models["lm"]), "rows_per_pair": 2, "batch_size": 16, "max_new_tokens": 4},
         "negatives": {"negatives_per_positive": 0.3, "hard_fraction": 0.7},
-        "selfval": {"method": "in_sample", "confidence": 0.6, "initial_train": {"max_steps": 2}},
-        "train": {"base_model": str(models["lm"]), "num_workers": 1, "micro_batch_size": 8, "max_steps": 3,
-                  "max_seq_len": 160, "checkpoint_every_steps": 2, "learning_rate": 1e-3},
-        "score": {"batch_size": 32, "max_seq_len": 160},
+        "selfval": {"method": "oof", "folds": 2, "confidence": 0.55, "min_auc": 0.0,
+                    "initial_train": {"max_steps": 3}},
+        "train": {"family": "bi_encoder", "base_model": str(models["encoder"]), "num_workers": 1,
+                  "micro_batch_size": 16, "max_steps": 4, "max_seq_len": 64, "checkpoint_every_steps": 2,
+                  "learning_rate": 1e-3, "encoder": {"max_len": 24}},
+        "score": {"batch_size": 32, "max_seq_len": 64},
     }  # fmt: skip
 
 

@@ -10,7 +10,6 @@ import pytest
 import yaml
 
 from cluster.ablate import ARMS, run_ablation
-from cluster.config import config_from_overrides
 from cluster.recipe import plan, run_recipe
 from ecomrel.manifest import read_manifest
 from ecomrel.records import read_records
@@ -38,8 +37,14 @@ def _tree(tmp_path, tiny_model) -> dict:
 
 
 def test_recipe_runs_every_stage_and_resumes(demo_run):
-    """The tiny demo recipe (conftest's ``demo_run``, every section of configs/demo.yaml) ran every stage once;
-    its outputs add up; a second run finds every stage current."""
+    """The tiny demo recipe (conftest's ``demo_run``, every section of configs/demo.yaml: the bi-encoder family
+    and out-of-fold self-validation) ran every stage once; its outputs add up; flags went through the gate into
+    ``removed.parquet``; the model reloads with its scores; a second run finds every stage current."""
+    import pandas as pd
+
+    from ecomrel.artifacts import Thresholds
+    from ecomrel.scorer import load_scorer
+
     cfg = demo_run.config()
     run = cfg.run_dir
     steps = plan(cfg, run)
@@ -58,12 +63,22 @@ def test_recipe_runs_every_stage_and_resumes(demo_run):
     assert by_source.get("hard_negative", 0) + by_source.get("easy_negative", 0) == negatives.output_rows > 0
     selfval = read_manifest(out["selfval"])
     assert selfval.input_rows == selfval.output_rows + selfval.quarantined_rows == trainset.output_rows
+    removed = pd.read_parquet(out["selfval"] / "quarantine" / "removed.parquet")
+    assert selfval.extra["report"]["method"] == "oof" and len(list((out["selfval"] / "models").iterdir())) == 2
+    assert len(removed) == selfval.quarantined_rows > 0  # the gate let the fold models' flags through
+    assert selfval.extra["report"]["planted_noise"]["all"]["planted"] > 0  # scored against the planted noise
     train = read_manifest(out["train"])
-    assert train.extra["steps"] == 3 and train.input_rows == selfval.output_rows
+    assert train.extra["steps"] == 4 and train.input_rows == selfval.output_rows
 
     thresholds = json.loads((out["model"] / "thresholds.json").read_text())
     assert set(thresholds["tasks"]) == {"QC", "QI"} and thresholds["calibrated_on"] == "dev_labels"
-    assert (out["model"] / "adapter" / "adapter_model.safetensors").stat().st_size > 0
+    model = Thresholds.load(out["model"])
+    assert model.family == "bi_encoder"
+    scored = read_records(out["score_test"]).head(10)
+    scorer = load_scorer("bi_encoder", model.base_model, model.adapter)
+    np.testing.assert_allclose(
+        scorer.score(list(scored["task"]), list(scored["query"]), list(scored["target"])), scored["p_yes"], atol=1e-6
+    )
     test_rows = read_records(out["split"] / "test")
     for task in ("QC", "QI"):
         sub = read_submission(out["report"] / "submission" / f"submit_{task}.txt")
@@ -125,48 +140,3 @@ def test_sweep_arms_one_per_value(spec):
         "negatives.hard_fraction=0.5",
     ]
     assert all(a.translate and a.negatives and a.selfval for a in arms)
-
-
-def test_bi_encoder_recipe_runs_out_of_fold_selfval_through_the_gate_and_serves_its_family(
-    ray_local, tmp_path, tmp_path_factory
-):
-    """The encoder family end to end: out-of-fold self-validation (the default method) with fold models of the
-    family, flags forced through the gate (min_auc 0) into removed.parquet, and a model folder that records it."""
-    import pandas as pd
-
-    from ecomrel.artifacts import Thresholds
-    from ecomrel.scorer import load_scorer
-    from ecomrel.tiny import build_tiny_encoder
-    from pipelines.synthetic import make_data
-
-    data = tmp_path_factory.mktemp("enc_text")
-    make_data(data, rows=60, seed=1, noise=0.0)
-    texts = [r for f in data.glob("*.txt") for line in f.read_text().splitlines() for r in json.loads(line).values()]
-    encoder = build_tiny_encoder(tmp_path / "encoder", [t for t in texts if isinstance(t, str)])
-    tree = {
-        "name": "enc",
-        "runs_dir": str(tmp_path / "runs"),
-        "make_data": {"rows": 80, "seed": 2, "noise": 0.2},
-        "selfval": {"method": "oof", "folds": 2, "confidence": 0.55, "min_auc": 0.0, "initial_train": {"max_steps": 4}},
-        "train": {"family": "bi_encoder", "base_model": str(encoder), "num_workers": 1, "micro_batch_size": 16,
-                  "max_steps": 6, "max_seq_len": 64, "learning_rate": 1e-3, "encoder": {"max_len": 24}},
-        "score": {"batch_size": 32, "max_seq_len": 64},
-    }  # fmt: skip
-    cfg = config_from_overrides(tree, [])
-    log = run_recipe(cfg)
-    run = cfg.run_dir
-    selfval = read_manifest(run / "selfval")
-    removed = pd.read_parquet(run / "selfval" / "quarantine" / "removed.parquet")
-    assert selfval.extra["report"]["method"] == "oof" and len(list((run / "selfval" / "models").iterdir())) == 2
-    assert len(removed) == selfval.quarantined_rows > 0  # the gate let the flags through
-    assert selfval.input_rows == selfval.output_rows + selfval.quarantined_rows
-    assert log.stages["train"]["input_rows"] == selfval.output_rows
-    assert selfval.extra["report"]["planted_noise"]["all"]["planted"] > 0  # scored against the planted noise
-    thresholds = Thresholds.load(run / "model")
-    assert thresholds.family == "bi_encoder"
-    scored = read_records(run / "score_test")
-    scorer = load_scorer("bi_encoder", thresholds.base_model, thresholds.adapter)
-    head = scored.head(10)
-    np.testing.assert_allclose(
-        scorer.score(list(head["task"]), list(head["query"]), list(head["target"])), head["p_yes"], atol=1e-6
-    )
