@@ -41,11 +41,11 @@ of all slots hard (exact totals per task; which anchor gets a ceiling or a hard 
 the seed and its id); slots the filters leave empty are reported as a shortfall per kind, never back-filled with the
 other kind, so the report shows what the data and the guard really allow.
 
-The stage keeps rows off the driver: one Ray task builds each task's shared state (known positives, unique
-targets, 8-byte keys, embeddings, the faiss retrieval of every anchor query) into the object store, and the anchors
-stream from the dataset grouped by (task, query) to an actor pool that mines them and hands the rows to
-``write_parquet``. A query's draws come from a generator seeded by (seed, task, query), so the same seed gives the
-same rows however the queries are cut into blocks, and the in-memory :func:`mine_records` gives them too.
+The stage keeps rows off the driver: one Ray task builds each task's shared state (its anchors grouped by query,
+known positives, unique targets, 8-byte keys, embeddings, the faiss retrieval of every anchor query) into the object
+store, one Ray task per range of queries mines it, and ``write_parquet`` writes the mined tables from the object
+store. A query's draws come from a generator seeded by (seed, task, query), so the same seed gives the same rows
+however the queries are cut into ranges, and the in-memory :func:`mine_records` gives them too.
 
 Why not ``sentence_transformers.util.mine_hard_negatives`` itself: it embeds in-process (we embed on Ray actors),
 it knows only the positives of the dataset it is given (we must exclude positives from every split and never
