@@ -18,12 +18,15 @@ import pandas as pd
 from ecomrel.artifacts import Thresholds
 from ecomrel.config import apply_overrides, load_tree
 from ecomrel.manifest import MANIFEST, read_manifest
-from ecomrel.metrics import all_positive_f1, paired_bootstrap_f1_delta
+from ecomrel.metrics import all_positive_f1, paired_bootstrap_auc_delta, paired_bootstrap_f1_delta
 from ecomrel.records import read_records
 
 from .config import RecipeConfig, config_from_overrides
 
 PARTS = ("overall", "seen", "zero_shot")
+#: The figures each arm is compared on: F1 of the positive class (thresholds tuned on the calibration rows) and the
+#: threshold-free ROC-AUC.
+METRICS = ("f1", "roc_auc")
 
 
 @dataclass(frozen=True)
@@ -74,9 +77,9 @@ def arm_config(base: dict, arm: Arm) -> RecipeConfig:
     return config_from_overrides(tree, list(arm.overrides), f"arm {arm.name}")
 
 
-def _f1(report: dict, task: str, part: str) -> float | None:
+def _metric(report: dict, task: str, part: str, metric: str) -> float | None:
     entry = report["tasks"].get(task, {}).get(part)
-    return round(entry["f1"], 4) if entry else None
+    return round(entry[metric], 4) if entry and entry.get(metric) is not None else None
 
 
 def _num(x: float | None) -> str:
@@ -84,13 +87,14 @@ def _num(x: float | None) -> str:
 
 
 def _predictions(work: Path, which: str) -> pd.DataFrame:
-    """An arm's labelled evaluation rows with its thresholds applied: (task, id) -> language, label, prediction."""
+    """An arm's labelled evaluation rows with its thresholds applied: (task, id) -> language, label, p_yes,
+    prediction."""
     from evaluation.calibrate import labelled
     from evaluation.report import predict
 
     scored = labelled(read_records(work / f"score_{which}"))
     rows = predict(scored, Thresholds.load(work / "model"))
-    return rows.set_index(["task", "id"])[["language", "label", "prediction"]]
+    return rows.set_index(["task", "id"])[["language", "label", "p_yes", "prediction"]]
 
 
 def _training_rows(work: Path) -> dict:
@@ -107,9 +111,9 @@ def _training_rows(work: Path) -> dict:
 
 
 def collect(results: dict[str, Path], tasks: Sequence[str], n_boot: int = 2000) -> list[dict]:
-    """One row per arm: F1 per task on seen and zero-shot languages (test set when labelled, else calibration),
-    its delta against the first arm, the delta's 95% paired-bootstrap interval over the same rows, and the
-    all-positive F1 of those rows."""
+    """One row per arm: F1 and ROC-AUC per task on seen and zero-shot languages (test set when labelled, else
+    calibration), their deltas against the first arm, each delta's 95% paired-bootstrap interval over the same
+    rows, and the all-positive F1 of those rows."""
     reports, preds = {}, {}
     for name, work in results.items():
         every = json.loads((work / "report" / "reports.json").read_text())
@@ -121,26 +125,34 @@ def collect(results: dict[str, Path], tasks: Sequence[str], n_boot: int = 2000) 
     zero_shot = {t: set(base_report["tasks"].get(t, {}).get("zero_shot_languages", [])) for t in tasks}
     rows = []
     for name, (which, report) in reports.items():
-        pair = preds[base].join(preds[name]["prediction"].rename("arm_prediction"), how="inner").reset_index()
+        arm = preds[name][["p_yes", "prediction"]].rename(
+            columns={"p_yes": "arm_p_yes", "prediction": "arm_prediction"}
+        )
+        pair = preds[base].join(arm, how="inner").reset_index()
         row: dict = {"arm": name, "evaluated_on": which, **_training_rows(results[name])}
         for task in tasks:
             t_pair = pair[pair["task"] == task]
             zs = t_pair["language"].isin(zero_shot[task])
             for part, sub in (("overall", t_pair), ("seen", t_pair[~zs]), ("zero_shot", t_pair[zs])):
                 key = f"{task}_{part}"
-                f1, base_f1 = _f1(report, task, part), _f1(base_report, task, part)
-                comparable = f1 is not None and base_f1 is not None and len(sub) > 0
-                row[f"{key}_f1"] = f1
-                row[f"{key}_delta"] = round(f1 - base_f1, 4) if comparable else None
-                row[f"{key}_ci95"] = (
-                    [round(x, 4) for x in paired_bootstrap_f1_delta(sub["label"], sub["prediction"],
-                                                                   sub["arm_prediction"], n_boot)]
-                    if comparable
-                    else None
-                )  # fmt: skip
+                for metric in METRICS:
+                    value, base_value = (_metric(r, task, part, metric) for r in (report, base_report))
+                    comparable = value is not None and base_value is not None and len(sub) > 0
+                    row[f"{key}_{metric}"] = value
+                    row[f"{key}_{metric}_delta"] = round(value - base_value, 4) if comparable else None
+                    row[f"{key}_{metric}_ci95"] = (
+                        [round(x, 4) for x in _interval(metric, sub, n_boot)] if comparable else None
+                    )
                 row[f"{key}_all_positive_f1"] = round(all_positive_f1(sub["label"]), 4) if len(sub) else None
         rows.append(row)
     return rows
+
+
+def _interval(metric: str, rows: pd.DataFrame, n_boot: int) -> tuple[float, float]:
+    """The paired-bootstrap interval of (arm - first arm) on ``rows`` for ``metric``."""
+    if metric == "f1":
+        return paired_bootstrap_f1_delta(rows["label"], rows["prediction"], rows["arm_prediction"], n_boot)
+    return paired_bootstrap_auc_delta(rows["label"], rows["p_yes"], rows["arm_p_yes"], n_boot)
 
 
 def write_table(rows: list[dict], out: Path, tasks: Sequence[str]) -> dict[str, Path]:
@@ -160,8 +172,8 @@ def _write_csv(rows: list[dict], path: Path) -> None:
         writer.writerows({k: " ".join(map(str, v)) if isinstance(v, list) else v for k, v in r.items()} for r in rows)
 
 
-def _cell(row: dict, key: str, first: bool) -> str:
-    v, d, ci = (row[f"{key}_{k}"] for k in ("f1", "delta", "ci95"))
+def _cell(row: dict, key: str, metric: str, first: bool) -> str:
+    v, d, ci = (row[f"{key}_{metric}{k}"] for k in ("", "_delta", "_ci95"))
     if v is None:
         return "-"
     if first or ci is None:
@@ -171,10 +183,20 @@ def _cell(row: dict, key: str, first: bool) -> str:
 
 def _markdown(rows: list[dict], tasks: Sequence[str]) -> str:
     keys = [f"{t}_{p}" for t in tasks for p in PARTS]
-    lines = [
+    header = [
         "| arm | " + " | ".join(k.replace("_", " ").replace("zero shot", "zero-shot") for k in keys) + " |",
         "|" + "---|" * (1 + len(keys)),
-        *(f"| {row['arm']} | " + " | ".join(_cell(row, k, row is rows[0]) for k in keys) + " |" for row in rows),
+    ]
+
+    def table(metric: str) -> list[str]:
+        return [
+            *header,
+            *(f"| {row['arm']} | " + " | ".join(_cell(row, k, metric, row is rows[0]) for k in keys) + " |"
+              for row in rows),
+        ]  # fmt: skip
+
+    f1 = [
+        *table("f1"),
         "| *all-positive rule* | " + " | ".join(_num(rows[0][f"{k}_all_positive_f1"]) for k in keys) + " |",
     ]
     data = [
@@ -191,10 +213,9 @@ def _markdown(rows: list[dict], tasks: Sequence[str]) -> str:
         f"the {rows[0]['evaluated_on']} set, with the 95% paired-bootstrap interval of the delta in brackets: an "
         "interval that contains 0 is a difference the evaluation set cannot tell from noise. Same seeds everywhere; "
         "arms differ only by their training data. The all-positive rule (every row relevant) is the floor.\n\n"
-        + "\n".join(lines)
-        + "\n\n## What each arm trained on\n\n"
-        + "\n".join(data)
-        + "\n"
+        + "\n".join(f1)
+        + "\n\n## ROC-AUC\n\nThe same arms ranked threshold-free (no calibration involved), with the same paired "
+        "intervals.\n\n" + "\n".join(table("roc_auc")) + "\n\n## What each arm trained on\n\n" + "\n".join(data) + "\n"
     )
 
 
@@ -221,15 +242,20 @@ def _plot(rows: list[dict], tasks: Sequence[str], path: Path) -> None:
 
 
 def run_ablation(config: Path, arms: Sequence[Arm], force: bool = False) -> dict[str, Path]:
+    """Run every arm of ``arms`` on the recipe ``config`` and write the table. An arm whose config is the recipe's
+    own (for configs/demo.yaml: "all") is the recipe's run itself: it runs in, and reuses, the run folder that
+    ``ecomrel run`` of the same config writes."""
     from cluster.recipe import arm_dir, run_recipe
 
     base = load_tree(config)
+    recipe = config_from_overrides(base, [], str(config))
     results: dict[str, Path] = {}
     cfg = None
     for arm in arms:
         cfg = arm_config(base, arm)
-        run_recipe(cfg, force=force, arm=arm.name)
-        results[arm.name] = arm_dir(cfg, arm.name)
+        folder = None if cfg == recipe else arm.name
+        run_recipe(cfg, force=force, arm=folder)
+        results[arm.name] = arm_dir(cfg, folder)
     rows = collect(results, cfg.tasks)
     files = write_table(rows, cfg.run_dir / "ablation", cfg.tasks)
     print((cfg.run_dir / "ablation" / "ablation.md").read_text())

@@ -108,8 +108,12 @@ def test_ablation_shares_stages_and_second_run_is_a_no_op(ray_local, tmp_path, t
     assert "| baseline |" in table and "| +random_negatives |" in table and "| *all-positive rule* |" in table
     run = tmp_path / "runs" / "t"
     assert (run / "arms" / "baseline" / "model" / "thresholds.json").is_file()
-    base_set = read_manifest(run / "arms" / "baseline" / "trainset")
-    neg_set = read_manifest(run / "arms" / "+random_negatives" / "trainset")
+    # The config switches on random negatives only, so that arm is the recipe's own run: it lives in (and reuses) the
+    # run folder that `ecomrel run` of the config writes, not an arm folder.
+    folders = {"baseline": run / "arms" / "baseline", "+random_negatives": run}
+    assert not (run / "arms" / "+random_negatives").exists()
+    base_set = read_manifest(folders["baseline"] / "trainset")
+    neg_set = read_manifest(folders["+random_negatives"] / "trainset")
     assert "random_negative" not in base_set.extra["rows_by_source"]
     assert neg_set.output_rows > base_set.output_rows
     with files["csv"].open() as fh:
@@ -117,15 +121,18 @@ def test_ablation_shares_stages_and_second_run_is_a_no_op(ray_local, tmp_path, t
     assert int(arm_row["train_rows"]) == neg_set.output_rows > int(base_row["train_rows"]) == base_set.output_rows
     assert "random_negative=" in arm_row["rows_by_source"] and base_row["selfval_flagged"] == ""  # self-val off
     for task in ("QC", "QI"):
-        assert base_row[f"{task}_overall_delta"] == "0.0" and base_row[f"{task}_overall_ci95"] == "0.0 0.0"
-        lo, hi = map(float, arm_row[f"{task}_overall_ci95"].split())
-        delta = float(arm_row[f"{task}_overall_delta"])
-        assert lo <= delta <= hi, (task, lo, delta, hi)
+        for metric in ("f1", "roc_auc"):
+            key = f"{task}_overall_{metric}"
+            assert base_row[f"{key}_delta"] == "0.0" and base_row[f"{key}_ci95"] == "0.0 0.0"
+            lo, hi = map(float, arm_row[f"{key}_ci95"].split())
+            delta = float(arm_row[f"{key}_delta"])
+            assert lo <= delta <= hi, (key, lo, delta, hi)
         assert 0.5 < float(arm_row[f"{task}_overall_all_positive_f1"]) < 1.0
+    assert "## ROC-AUC" in table
 
     run_ablation(config, arms)  # again: every stage of every arm is current
     for arm in arms:
-        stages = json.loads((run / "arms" / arm.name / "recipe.json").read_text())["stages"]
+        stages = json.loads((folders[arm.name] / "recipe.json").read_text())["stages"]
         assert not any(s["ran"] for s in stages.values()), (arm.name, stages)
 
 
