@@ -104,8 +104,7 @@ def paired_bootstrap_f1_delta(
     how far.
     """
     y, a, b = (np.asarray(v, dtype=np.int64) for v in (y_true, pred_base, pred_arm))
-    if not (y.shape == a.shape == b.shape) or y.ndim != 1 or not len(y):
-        raise ValueError(f"need three equal, non-empty 1-d arrays; got {y.shape}, {a.shape}, {b.shape}")
+    _check_paired(y, a, b)
     if not np.isin(np.concatenate([y, a, b]), (0, 1)).all():
         raise ValueError("labels and predictions must be 0 or 1")
     cells = np.bincount(4 * y + 2 * a + b, minlength=8)  # cell index: label, base, arm as bits
@@ -120,9 +119,7 @@ def paired_bootstrap_f1_delta(
         return np.divide(2 * tp, denom, out=np.zeros(n_boot), where=denom > 0)
 
     delta = f1(arm) - f1(base)
-    tail = (1 - level) / 2
-    lo, hi = np.quantile(delta, [tail, 1 - tail])
-    return float(lo), float(hi)
+    return _percentile_interval(delta, level)
 
 
 def paired_bootstrap_auc_delta(
@@ -141,8 +138,7 @@ def paired_bootstrap_auc_delta(
     rows' score ranks. Resamples that hold one class only are dropped (AUC is undefined there)."""
     y = np.asarray(y_true, dtype=np.int64)
     a, b = (np.asarray(v, dtype=np.float64) for v in (scores_base, scores_arm))
-    if not (y.shape == a.shape == b.shape) or y.ndim != 1 or not len(y):
-        raise ValueError(f"need three equal, non-empty 1-d arrays; got {y.shape}, {a.shape}, {b.shape}")
+    _check_paired(y, a, b)
     if not np.isin(y, (0, 1)).all() or np.unique(y).size < 2:
         raise ValueError("labels must be 0 or 1, with both present")
     weights = np.random.default_rng(seed).multinomial(len(y), np.full(len(y), 1 / len(y)), size=n_boot)
@@ -150,9 +146,7 @@ def paired_bootstrap_auc_delta(
     n_pos, n_neg = pos.sum(axis=1), neg.sum(axis=1)
     ok = (n_pos > 0) & (n_neg > 0)
     delta = _weighted_auc(pos[ok], neg[ok], b) - _weighted_auc(pos[ok], neg[ok], a)
-    tail = (1 - level) / 2
-    lo, hi = np.quantile(delta, [tail, 1 - tail])
-    return float(lo), float(hi)
+    return _percentile_interval(delta, level)
 
 
 def _weighted_auc(pos: np.ndarray, neg: np.ndarray, scores: np.ndarray) -> np.ndarray:
@@ -165,3 +159,15 @@ def _weighted_auc(pos: np.ndarray, neg: np.ndarray, scores: np.ndarray) -> np.nd
     below = np.cumsum(neg_g, axis=1) - neg_g  # negatives strictly below each score
     wins = (pos_g * (below + 0.5 * neg_g)).sum(axis=1)
     return wins / (pos.sum(axis=1) * neg.sum(axis=1))
+
+
+def _check_paired(y: np.ndarray, a: np.ndarray, b: np.ndarray) -> None:
+    if not (y.shape == a.shape == b.shape) or y.ndim != 1 or not len(y):
+        raise ValueError(f"need three equal, non-empty 1-d arrays; got {y.shape}, {a.shape}, {b.shape}")
+
+
+def _percentile_interval(delta: np.ndarray, level: float) -> tuple[float, float]:
+    """The central ``level`` interval of bootstrap deltas."""
+    tail = (1 - level) / 2
+    lo, hi = np.quantile(delta, [tail, 1 - tail])
+    return float(lo), float(hi)
