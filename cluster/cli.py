@@ -6,11 +6,13 @@ otherwise (token authentication stays on either way, see ``cluster.ray_runtime``
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import sys
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, TextIO
 
 import typer
 
@@ -31,6 +33,30 @@ Address = Annotated[
 def _fail(msg: str, code: int = 2) -> None:
     typer.echo(f"error: {msg}", err=True)
     raise typer.Exit(code)
+
+
+@contextlib.contextmanager
+def _ray_with_clean_stdout(address: str | None) -> Iterator[TextIO]:
+    """Connect to Ray for one command and yield the real stdout; meanwhile ``sys.stdout`` points at stderr.
+
+    A Ray driver prints the cluster's messages ("(raylet) WARNING: 8 PYTHON worker processes have been started...")
+    to whatever ``sys.stdout`` is, from a background thread, at any time. A command whose output a program reads
+    (``--json``) writes it to the yielded stream, which nothing else writes to. A connection this command opened is
+    closed before stdout is given back, so no late message lands after the output either.
+    """
+    import ray
+
+    from cluster.ray_runtime import connect
+
+    stdout, opened = sys.stdout, not ray.is_initialized()
+    sys.stdout = sys.stderr
+    try:
+        connect(RayConfig(address=address))
+        yield stdout
+    finally:
+        if opened:
+            ray.shutdown()
+        sys.stdout = stdout
 
 
 @app.callback()
@@ -89,16 +115,15 @@ def audit(
     address: Address = None,
 ) -> None:
     """Rows per task x split x language, label balance, and the zero-shot languages per task."""
-    from cluster.ray_runtime import connect
     from pipelines.audit import AuditConfig, audit_stage, format_table, load_audit
 
     if not data.exists():
         _fail(f"{data}: no such folder")
     out = out or data / "audit"
-    connect(RayConfig(address=address))
-    audit_stage(AuditConfig(high_resource_min_rows=high_resource_min_rows), data, out, force=True)
-    report = load_audit(out)
-    typer.echo(json.dumps(report, indent=2, ensure_ascii=False) if as_json else format_table(report))
+    with _ray_with_clean_stdout(address) as stdout:
+        audit_stage(AuditConfig(high_resource_min_rows=high_resource_min_rows), data, out, force=True)
+        report = load_audit(out)
+        typer.echo(json.dumps(report, indent=2, ensure_ascii=False) if as_json else format_table(report), file=stdout)
 
 
 @app.command()
