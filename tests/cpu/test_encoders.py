@@ -81,6 +81,33 @@ def test_bi_encoder_logits_are_scaled_cosine_per_task(encoder_dir):
         batcher(["XX"], ["a"], ["b"])
 
 
+def test_bi_encoder_forward_under_bf16_autocast_stays_close_to_fp32(encoder_dir):
+    """configs/demo.yaml trains the bi-encoder with ``train.autocast_bf16``: its matrix products run in bf16, while
+    the pooled cosine and the logits stay fp32, within a small distance of the fp32 forward, and gradients reach the
+    head."""
+    from train.model import answer_loss
+    from train.strategy import train_autocast
+
+    cfg = TrainConfig(base_model=str(encoder_dir), family="bi_encoder", autocast_bf16=True)
+    module = build_encoder(str(encoder_dir), _settings("bi_encoder"))
+    batcher = EncoderBatcher(load_tokenizer(str(encoder_dir)), _settings("bi_encoder"))
+    rows = _rows()[:12]
+    batch, _ = batcher([r["task"] for r in rows], [r["query"] for r in rows], [r["target"] for r in rows])
+    dtypes = []
+    hook = module.encoder.encoder.layer[0].attention.self.query.register_forward_hook(
+        lambda _m, _i, out: dtypes.append(out.dtype)
+    )
+    fp32 = module(**batch)
+    with train_autocast(cfg, torch.device("cpu")):
+        bf16 = module(**batch)
+    hook.remove()
+    assert dtypes == [torch.float32] * 2 + [torch.bfloat16] * 2 and bf16.dtype == torch.float32  # query, target
+    diff = (torch.softmax(bf16, -1)[:, 1] - torch.softmax(fp32, -1)[:, 1]).abs().max()
+    assert 0 < diff < 0.05, f"bf16 P(yes) differs from fp32 by {diff}"
+    answer_loss(bf16, torch.tensor([r["label"] for r in rows])).backward()
+    assert module.log_scale.grad.abs().sum() > 0 and module.bias.grad.abs().sum() > 0
+
+
 @pytest.mark.parametrize("family", ["bi_encoder", "cross_encoder"])
 def test_saved_model_reloads_with_the_same_scores_and_the_bi_encoder_caches_targets(encoder_dir, tmp_path, family):
     module = build_encoder(str(encoder_dir), _settings(family)).eval()
