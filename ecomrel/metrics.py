@@ -152,10 +152,11 @@ def paired_bootstrap_auc_delta(
 def _weighted_auc(pos: np.ndarray, neg: np.ndarray, scores: np.ndarray) -> np.ndarray:
     """Per resample (rows of ``pos``/``neg``: each row's weight as a positive / a negative), the probability that a
     positive outscores a negative, ties counting one half."""
-    uniq, group = np.unique(scores, return_inverse=True)
-    onehot = np.zeros((len(scores), len(uniq)))
-    onehot[np.arange(len(scores)), group] = 1.0
-    pos_g, neg_g = pos @ onehot, neg @ onehot  # weight per distinct score, ascending
+    order = np.argsort(scores, kind="stable")
+    ranked = scores[order]
+    starts = np.flatnonzero(np.r_[True, ranked[1:] != ranked[:-1]])  # first row of each distinct score
+    # weight per distinct score, ascending (no rows x distinct-scores matrix: memory stays that of the weights)
+    pos_g, neg_g = (np.add.reduceat(w[:, order], starts, axis=1) for w in (pos, neg))
     below = np.cumsum(neg_g, axis=1) - neg_g  # negatives strictly below each score
     wins = (pos_g * (below + 0.5 * neg_g)).sum(axis=1)
     return wins / (pos.sum(axis=1) * neg.sum(axis=1))
