@@ -141,6 +141,8 @@ def paired_bootstrap_auc_delta(
     _check_paired(y, a, b)
     if not np.isin(y, (0, 1)).all() or np.unique(y).size < 2:
         raise ValueError("labels must be 0 or 1, with both present")
+    if np.isnan(a).any() or np.isnan(b).any():
+        raise ValueError("scores must not be NaN")
     weights = np.random.default_rng(seed).multinomial(len(y), np.full(len(y), 1 / len(y)), size=n_boot)
     pos, neg = weights * (y == 1), weights * (y == 0)
     n_pos, n_neg = pos.sum(axis=1), neg.sum(axis=1)

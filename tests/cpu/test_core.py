@@ -155,6 +155,8 @@ def test_paired_bootstrap_auc_interval_brackets_the_delta_and_matches_row_resamp
     assert (lo, hi) == pytest.approx(tuple(np.quantile(rows, [0.025, 0.975])), abs=0.01)
     with pytest.raises(ValueError, match="both present"):
         paired_bootstrap_auc_delta(np.ones(10), base[:10], better[:10])
+    with pytest.raises(ValueError, match="NaN"):  # a NaN would rank as its own score, silently
+        paired_bootstrap_auc_delta(y, base, np.where(y == 1, np.nan, better))
 
 
 def test_every_shipped_config_loads():
