@@ -369,6 +369,38 @@ def client_address(address: str | None) -> str:
     return f"ray://{host}:{RAY_CLIENT_PORT}"
 
 
+#: How often ``connect_ray_client`` asks again when the cluster fails to start the connection's server.
+CLIENT_INIT_ATTEMPTS = 3
+CLIENT_INIT_BACKOFF_S = 2.0
+
+
+def connect_ray_client(url: str) -> None:
+    """``ray.init(url)``, asking again when the cluster's end fails to start.
+
+    Each Ray Client connection gets a server process of its own on the head, forked by the proxy on port 10001, and
+    that process sometimes dies at once: a gRPC poller race in the proxy's fork (ray-project/ray#63202, open; about 7%
+    of connections there). The proxy then reports an "Initialization failure from server" (``ConnectionAbortedError``;
+    our CI saw its ``psutil.ZombieProcess``). Ray disconnects before raising, so a new ``ray.init`` starts clean. Any
+    other error, such as nothing listening at ``url``, is raised at once."""
+    import ray
+
+    hint = f"forward the head's port {RAY_CLIENT_PORT} or give --ray-client"
+    for attempt in range(1, CLIENT_INIT_ATTEMPTS + 1):
+        try:
+            ray.init(url)
+            return
+        except ConnectionAbortedError as exc:
+            if attempt == CLIENT_INIT_ATTEMPTS:
+                raise JobsError(f"Ray Client at {url}: {exc} (after {attempt} attempts; {hint})") from exc
+            reason = str(exc).strip().splitlines()[-1]  # the server's traceback ends with its exception
+            print(
+                f"Ray Client at {url}: the cluster failed to start the connection ({reason}); retrying", file=sys.stderr
+            )
+            time.sleep(CLIENT_INIT_BACKOFF_S * attempt)
+        except (ConnectionError, RuntimeError) as exc:
+            raise JobsError(f"Ray Client at {url}: {exc} ({hint})") from exc
+
+
 def fetch(
     submission_id: str,
     dest: Path,
@@ -398,11 +430,7 @@ def fetch(
     dest.mkdir(parents=True, exist_ok=True)
     url = ray_client or client_address(address)
     cloudpickle.register_pickle_by_value(run_archive)  # the cluster needs only the standard library to run it
-    try:
-        ray.init(url)
-    except (ConnectionError, RuntimeError) as exc:
-        hint = f"forward the head's port {RAY_CLIENT_PORT} or give --ray-client"
-        raise JobsError(f"Ray Client at {url}: {exc} ({hint})") from exc
+    connect_ray_client(url)
     try:
         placement = NodeAffinitySchedulingStrategy(info.driver_node_id, soft=True) if info.driver_node_id else None
         archive = (

@@ -570,6 +570,45 @@ def test_reported_run_folder_is_the_jobs_last_run_folder_line() -> None:
     assert jobs.client_address("http://10.0.0.5:8265") == "ray://10.0.0.5:10001"
 
 
+def test_ray_client_connection_retries_only_a_failed_server_start(monkeypatch, capsys) -> None:
+    """The head's proxy sometimes fails to start a connection's server (ray-project/ray#63202; CI saw the new
+    process die, reported as a psutil.ZombieProcess): `jobs fetch` asks again, a bounded number of times; other
+    errors fail at once."""
+    import ray
+
+    calls: list[str] = []
+    failures: list[BaseException] = []
+
+    def fake_init(url: str) -> None:
+        calls.append(url)
+        if failures:
+            raise failures.pop(0)
+
+    monkeypatch.setattr(ray, "init", fake_init)
+    monkeypatch.setattr(jobs, "CLIENT_INIT_BACKOFF_S", 0.0)
+    aborted = ConnectionAbortedError("Initialization failure from server:\nTraceback ...\npsutil.ZombieProcess: pid=1")
+    url = "ray://10.0.0.5:10001"
+
+    failures[:] = [aborted]
+    jobs.connect_ray_client(url)
+    assert calls == [url, url]
+    assert (
+        "the cluster failed to start the connection (psutil.ZombieProcess: pid=1); retrying" in capsys.readouterr().err
+    )
+
+    calls.clear()
+    failures[:] = [aborted] * jobs.CLIENT_INIT_ATTEMPTS
+    with pytest.raises(jobs.JobsError, match=r"after 3 attempts; forward the head's port 10001"):
+        jobs.connect_ray_client(url)
+    assert len(calls) == jobs.CLIENT_INIT_ATTEMPTS == 3
+
+    calls.clear()
+    failures[:] = [ConnectionError("ray client connection timeout")]
+    with pytest.raises(jobs.JobsError, match=r"Ray Client at ray://10.0.0.5:10001: ray client connection timeout \("):
+        jobs.connect_ray_client(url)
+    assert calls == [url]
+
+
 def test_the_wrong_python_fails_at_once_naming_interpreter_module_and_fix(tmp_path) -> None:
     """The job's entrypoint under a `python` without the project's packages (this interpreter with -S: no
     site-packages) stops in its stdlib-only preflight, before the CLI, within seconds."""
