@@ -41,7 +41,8 @@ def read_dataset(path: str | Path, columns: list[str] | None = None) -> ray.data
     """A dataset folder as a lazy Ray Dataset (read in parallel, streamed; nothing is read here)."""
     import ray.data
 
-    return ray.data.read_parquet(str(dataset_path(path)), columns=columns)
+    ds = ray.data.read_parquet(str(dataset_path(path)))
+    return ds if columns is None else ds.select_columns(columns)  # Ray Data pushes the projection into the read
 
 
 def _cast(batch: pa.Table, schema: pa.Schema) -> pa.Table:

@@ -37,6 +37,6 @@ def count_by(path: str | Path, keys: list[str]) -> pd.DataFrame:
     files = parquet_files(path)
     if not files or stored_rows(path) == 0:
         return pd.DataFrame({**{k: [] for k in keys}, "rows": pd.Series([], dtype="int64")})
-    ds = ray.data.read_parquet([str(f) for f in files], columns=keys)
+    ds = ray.data.read_parquet([str(f) for f in files]).select_columns(keys)  # pushed into the read
     partial = ds.map_batches(_partial, fn_kwargs={"keys": keys}, batch_format="pandas", batch_size=None).to_pandas()
     return partial.groupby(keys, sort=True, dropna=False)["rows"].sum().reset_index()

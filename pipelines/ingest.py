@@ -677,9 +677,10 @@ def ingest(files: list[InputFile], out_dir: Path, cfg: IngestConfig, manifest: M
     buckets = max(2, min(256, math.ceil(total_bytes * (4 if compressed else 1) / (16 << 20))))
 
     # 1. read + validate, staged by bucket. The read asks for less CPU than validation, so Ray does not fuse them
-    # into one task per file, and validation tasks are spread: they run on every node of the cluster even for one
-    # big file. Each validate+write task takes up to 100k rows (fewer files in the staging folder), but small
-    # inputs get at least one task per CPU (lines are rarely over 1 KB).
+    # into one task per file, and validation tasks are spread (Ray Data's SPREAD, its default for tasks with small
+    # arguments): they run on every node of the cluster even for one big file. Each validate+write task takes up to
+    # 100k rows (fewer files in the staging folder), but small inputs get at least one task per CPU (lines are
+    # rarely over 1 KB).
     cpus = max(1, int(ray.cluster_resources().get("CPU", 1)))
     rows_per_task = max(100, min(100_000, total_bytes // 1000 // cpus))
     block_rows = min(cfg.block_rows, rows_per_task)
@@ -689,7 +690,6 @@ def ingest(files: list[InputFile], out_dir: Path, cfg: IngestConfig, manifest: M
         fn_kwargs={"plans": plans, "max_chars": cfg.max_text_chars, "buckets": buckets},
         batch_format="pyarrow",
         batch_size=block_rows,  # not None: Ray Data would bundle small blocks into one task
-        scheduling_strategy="SPREAD",
     )
     validated.write_parquet(str(staging), partition_cols=["bucket"], min_rows_per_file=rows_per_task)
 
