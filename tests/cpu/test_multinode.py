@@ -43,7 +43,7 @@ REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 # Training rows per task: 2 x (1000 + 200 + 200) = 2800 lines, which ingest cuts into 14 validation tasks. SPREAD is
 # best effort: the head's raylet sees its own free CPU at once and the other node's a sync later, so it keeps most
-# tasks. Measured: 300 rows (10 tasks) gave the second node 120-300 of 840 lines in 7 jobs, and none in one CI run;
+# tasks. Measured: 300 rows (10 tasks) gave the second node 120-300 of 840 lines in 7 jobs, and none in one suite run;
 # 1000 rows gave it 400-1400 of 2800 in 16 jobs, in the same 15-20 s per job.
 MAKE_DATA_ROWS = 1000
 INGEST_LINES = 2 * (MAKE_DATA_ROWS + 2 * (MAKE_DATA_ROWS // 5))
